@@ -1,0 +1,94 @@
+"""Immutable label sets: the identity of every series.
+
+A :class:`Labels` is a tuple of ``(name, value)`` pairs sorted by name, with no
+duplicate names and no empty values (an empty value means "absent", as in
+Prometheus). Being a tuple subclass makes equality and hashing C-speed, which
+matters: label sets are dictionary keys on every hot path (scrape cache, head
+series lookup, PromQL grouping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+METRIC_NAME = "__name__"
+
+
+class Labels(tuple[tuple[str, str], ...]):
+    """Sorted, de-duplicated ``(name, value)`` pairs. Build with the classmethods."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Labels:
+        """Sort and drop empty values; a later duplicate name overrides an earlier one."""
+        merged = dict(pairs)
+        return tuple.__new__(cls, sorted((k, v) for k, v in merged.items() if v != ""))
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, str]) -> Labels:
+        return tuple.__new__(cls, sorted((k, v) for k, v in mapping.items() if v != ""))
+
+    @classmethod
+    def empty(cls) -> Labels:
+        return _EMPTY
+
+    def get(self, name: str, default: str = "") -> str:
+        for k, v in self:
+            if k == name:
+                return v
+        return default
+
+    def has(self, name: str) -> bool:
+        return any(k == name for k, _ in self)
+
+    @property
+    def metric_name(self) -> str:
+        return self.get(METRIC_NAME)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self)
+
+    def with_labels(self, **updates: str) -> Labels:
+        """A copy with ``updates`` set; an empty value removes the label."""
+        return self.merge(updates)
+
+    def merge(self, updates: Mapping[str, str]) -> Labels:
+        merged = dict(self)
+        merged.update(updates)
+        return Labels.from_dict(merged)
+
+    def without(self, *names: str) -> Labels:
+        drop = set(names)
+        return tuple.__new__(Labels, [p for p in self if p[0] not in drop])
+
+    def only(self, *names: str) -> Labels:
+        keep = set(names)
+        return tuple.__new__(Labels, [p for p in self if p[0] in keep])
+
+    def without_metric_name(self) -> Labels:
+        return self.without(METRIC_NAME)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self)
+        return f"Labels({inner})"
+
+    def __str__(self) -> str:
+        """PromQL-style text: ``name{a="1", b="2"}`` (used in error messages)."""
+        name = self.metric_name
+        rest = [(k, v) for k, v in self if k != METRIC_NAME]
+        if not rest and name:
+            return name
+        body = ", ".join(f"{k}={_quote(v)}" for k, v in rest)
+        return f"{name}{{{body}}}"
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+_EMPTY = tuple.__new__(Labels, ())
