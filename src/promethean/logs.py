@@ -3,7 +3,8 @@
 Lines look like Go Prometheus's go-kit output, so existing log pipelines keep
 parsing them::
 
-    ts=2026-11-27T06:30:00.123Z caller=server.py:42 level=info component=web msg="TLS is enabled." http2=true
+    ts=2026-11-27T06:30:00.123Z caller=tls.py:42 level=info component=web \
+        msg="TLS is enabled." http2=true
 
 Structured fields are passed with :func:`kv`: ``log.info("msg", extra=kv(err=e))``.
 
@@ -24,7 +25,12 @@ from typing import Any, TextIO
 
 from promethean.config.secret import scrub
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
 FORMATS = ("logfmt", "json")
 
 _GO_LEVEL = {

@@ -69,7 +69,8 @@ def load_yaml(text: str, file: str = "<input>") -> tuple[Any, Positions]:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise YAMLError(f"{file}:{_mark(key_node)[0]}: YAML merge keys are not supported")
+                    line = _mark(key_node)[0]
+                    raise YAMLError(f"{file}:{line}: YAML merge keys are not supported")
                 key = build(key_node, (*path, "<key>"))
                 if not isinstance(key, str | int | float | bool) and key is not None:
                     raise YAMLError(f"{file}:{_mark(key_node)[0]}: mapping key must be a scalar")
