@@ -5,5 +5,30 @@ The bottom layer of the package: it imports nothing else from promethean.
 
 from promethean.model.exposition import Exemplar, MetricFamily, MetricType, Sample
 from promethean.model.labels import METRIC_NAME, Labels
+from promethean.model.matchers import Matcher, MatchType, matches_labels
+from promethean.model.names import (
+    NameValidationScheme,
+    is_valid_label_name,
+    is_valid_legacy_label_name,
+    is_valid_legacy_metric_name,
+    is_valid_metric_name,
+    needs_quoting,
+)
 
-__all__ = ["METRIC_NAME", "Exemplar", "Labels", "MetricFamily", "MetricType", "Sample"]
+__all__ = [
+    "METRIC_NAME",
+    "Exemplar",
+    "Labels",
+    "MatchType",
+    "Matcher",
+    "MetricFamily",
+    "MetricType",
+    "NameValidationScheme",
+    "Sample",
+    "is_valid_label_name",
+    "is_valid_legacy_label_name",
+    "is_valid_legacy_metric_name",
+    "is_valid_metric_name",
+    "matches_labels",
+    "needs_quoting",
+]

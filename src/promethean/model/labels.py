@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from promethean.model.names import format_series
+
 METRIC_NAME = "__name__"
 
 
@@ -77,18 +79,12 @@ class Labels(tuple[tuple[str, str], ...]):
         return f"Labels({inner})"
 
     def __str__(self) -> str:
-        """PromQL-style text: ``name{a="1", b="2"}`` (used in error messages)."""
-        name = self.metric_name
-        rest = [(k, v) for k, v in self if k != METRIC_NAME]
-        if not rest and name:
-            return name
-        body = ", ".join(f"{k}={_quote(v)}" for k, v in rest)
-        return f"{name}{{{body}}}"
+        """PromQL-style text: ``name{a="1", b="2"}``, ``{"my.metric", "a.b"="1"}``.
 
-
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+        Used in error messages and by printers; names outside the legacy charset
+        are quoted as Prometheus 3.x writes them.
+        """
+        return format_series(self.metric_name, [(k, v) for k, v in self if k != METRIC_NAME])
 
 
 _EMPTY = tuple.__new__(Labels, ())
