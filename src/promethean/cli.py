@@ -19,6 +19,7 @@ from promethean import __version__
 # Command path -> (module, one-line help). Add a line when a command lands.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("stack",): ("promethean.stack", "run every component that exists in one process"),
+    ("pushgateway",): ("promethean.pushgateway.main", "the Pushgateway (flags as upstream's)"),
     ("tool", "check", "web-config"): (
         "promethean.web.check",
         "validate --web.config.file files like promtool check web-config",
