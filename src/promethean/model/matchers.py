@@ -173,6 +173,11 @@ class Regex:
         return self._pattern
 
     @property
+    def group_count(self) -> int:
+        """Number of capture groups (group 0, the whole match, not counted)."""
+        return self._groups
+
+    @property
     def is_match_all(self) -> bool:
         return self._pattern in (".*", "(?s:.*)", "(.*)")
 
