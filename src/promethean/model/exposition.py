@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from promethean.model.labels import Labels
+
+if TYPE_CHECKING:
+    from promethean.model.histogram import NativeHistogram
 
 
 class MetricType(StrEnum):
@@ -40,6 +44,8 @@ class Sample:
     value: float
     timestamp_ms: int | None = None
     exemplar: Exemplar | None = None
+    # Set for a native histogram sample (protobuf format); ``value`` is then its count.
+    histogram: NativeHistogram | None = None
 
 
 @dataclass(slots=True)
