@@ -244,6 +244,12 @@ class PushgatewayAPI:
         return _plain(200, "OK\n")
 
 
+def build_app(api: PushgatewayAPI, max_body: int = 64 << 20) -> web.Application:
+    app = web.Application(client_max_size=max_body)
+    app.add_routes(api.routes())
+    return app
+
+
 def _who(request: web.Request) -> dict[str, str]:
     """Audit fields: client address and authenticated user (never credentials)."""
     user = request.get("auth_user")

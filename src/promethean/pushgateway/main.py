@@ -12,7 +12,7 @@ from aiohttp import web
 
 from promethean.logs import kv, setup_logging
 from promethean.model.durations import parse_duration
-from promethean.pushgateway.api import Options, PushgatewayAPI
+from promethean.pushgateway.api import Options, PushgatewayAPI, build_app
 from promethean.pushgateway.persistence import Persistence, PersistenceError
 from promethean.pushgateway.store import Store
 
@@ -126,8 +126,7 @@ async def serve(args: argparse.Namespace) -> int:
         persistence,
         Options(args.enable_admin_api, args.enable_lifecycle, _flags(args)),
     )
-    app = web.Application(client_max_size=args.max_body)
-    app.add_routes(api.routes())
+    app = build_app(api, args.max_body)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     for address in args.listen or [":9091"]:
