@@ -13,6 +13,7 @@ from promethean.model.names import NameValidationScheme
 from promethean.model.relabel import (
     RelabelAction,
     RelabelConfig,
+    RelabelRules,
     check_relabel_config,
     load_relabel_configs,
     relabel,
@@ -545,3 +546,23 @@ def test_large_modulus_is_uint64() -> None:
 def test_catastrophic_regex_in_relabel_finishes() -> None:
     cfgs = load_relabel_configs([{"source_labels": ["a"], "regex": "(a+)+$", "action": "drop"}])
     assert relabel(L(a="a" * 100_000 + "!"), cfgs) is not None
+
+
+def test_compiled_rules_give_the_same_results() -> None:
+    items = [
+        {"source_labels": ["a"], "regex": "f(.*)", "target_label": "d"},
+        {"action": "labeldrop", "regex": "b"},
+    ]
+    rules = RelabelRules(load_relabel_configs(items))
+    assert len(rules) == 2 and rules
+    assert rules.apply(BASE) == relabel(BASE, load_relabel_configs(items))
+    assert rules.apply(BASE) == L(a="foo", c="baz", d="oo")
+    assert not RelabelRules([])
+    assert RelabelRules([]).apply(BASE) is BASE
+    legacy = RelabelRules(
+        load_relabel_configs(
+            [{"source_labels": ["a"], "target_label": "x.$1", "replacement": "v"}]
+        ),
+        LEGACY,
+    )
+    assert legacy.apply(L(a="b")) == L(a="b")

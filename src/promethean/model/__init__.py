@@ -14,6 +14,7 @@ from promethean.model.names import (
     is_valid_metric_name,
     needs_quoting,
 )
+from promethean.model.relabel import RelabelAction, RelabelConfig, RelabelRules, relabel
 
 __all__ = [
     "METRIC_NAME",
@@ -24,6 +25,9 @@ __all__ = [
     "MetricFamily",
     "MetricType",
     "NameValidationScheme",
+    "RelabelAction",
+    "RelabelConfig",
+    "RelabelRules",
     "Sample",
     "is_valid_label_name",
     "is_valid_legacy_label_name",
@@ -31,4 +35,5 @@ __all__ = [
     "is_valid_metric_name",
     "matches_labels",
     "needs_quoting",
+    "relabel",
 ]
