@@ -27,6 +27,7 @@ from promethean.model._textlex import (
     FAST_TEXT,
     FLOAT_FULL,
     NAME_FULL,
+    RawSample,
     decode,
     fast_pairs,
     parse_float,
@@ -173,6 +174,11 @@ class _TextState:
                 )
 
     def slow_sample(self, line: str, lineno: int) -> tuple[MetricFamily, Sample]:
+        fam, sample, _ = self.full_sample(line, lineno)
+        return fam, sample
+
+    def full_sample(self, line: str, lineno: int) -> tuple[MetricFamily, Sample, RawSample]:
+        """Tokenise and check one sample line exactly (first sight of a line)."""
         raw = scan_sample(line, lineno, om=False)
         fam = self.family_for(raw.name, lineno)
         labels = Labels.from_pairs(raw.pairs)
@@ -186,7 +192,7 @@ class _TextState:
                     )
         value = parse_float(raw.value, lineno, raw.value_col)
         ts = None if raw.ts is None else parse_int_ts(raw.ts, lineno, raw.ts_col)
-        return fam, Sample(raw.name, labels, value, ts)
+        return fam, Sample(raw.name, labels, value, ts), raw
 
     def comment(self, line: str, lineno: int) -> None:
         """HELP and TYPE lines; any other ``#`` line is a comment and ignored."""

@@ -1,0 +1,279 @@
+"""The scrape-path parser: every scrape body, as cheaply as Python allows.
+
+A target serves almost the same lines on every scrape; only the values change.
+So, like Go Prometheus's scrape cache, :class:`ScrapeParser` keeps a cache keyed
+by the raw series text of each line (everything before the value, e.g.
+``http_requests_total{code="200",method="get"}``). A line whose series text is
+cached costs one ``str.rpartition``, one dict lookup and (in bulk, after the
+loop) one ``float()``; the label set is parsed, validated and sorted only the
+first time a line is seen.
+
+Usage by the scrape loop::
+
+    parser = ScrapeParser(max_age=2)        # one per target
+    result = parser.parse(body, content_type)
+    for entry, value in zip(result.entries, result.values):
+        if entry.ref is None:
+            entry.ref = appender.add_series(entry.labels)   # the slot is the caller's
+        appender.append(entry.ref, result.timestamps.get(i, default_ts), value)
+    parser.end_cycle()                      # after the scrape is committed
+
+:class:`ScrapeResult` gives, per sample in body order, the :class:`SeriesEntry`
+(``labels`` including ``__name__``, a free ``ref`` slot for a series reference,
+the sample and family names), the value, a sparse ``timestamps`` mapping
+(sample index -> ms; most targets send none) and ``exemplars`` (OpenMetrics),
+plus ``metadata``: TYPE/HELP/UNIT per family seen in this body.
+
+Validation: a new line is parsed and checked fully (text 0.0.4 rules as in
+:mod:`promethean.model.textparse`), a cached line only has its value checked,
+in bulk; if that check finds anything unusual the whole body is re-parsed line
+by line, so errors carry exact line and column and odd-but-valid spellings
+(tabs, extra blanks) still parse. Family contiguity and TYPE/HELP rules are
+checked on every scrape: each cached entry remembers its family, and whenever a
+line's family differs from the previous line's, the family is re-resolved
+against this body's TYPE lines. OpenMetrics bodies are validated line by line
+on every scrape (their value rules, such as non-decreasing buckets, need the
+values), and only the label sets come from the cache.
+
+``end_cycle()`` ends a scrape: entries not seen for ``max_age`` cycles are
+evicted (the sweep runs every ``max_age`` cycles, so an unseen entry lives
+between ``max_age`` and ``2 * max_age`` cycles), and their ``ref`` is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promethean.model._textlex import decode
+from promethean.model.exposition import Exemplar, MetricType
+from promethean.model.labels import METRIC_NAME, Labels
+from promethean.model.openmetrics import OMParser
+from promethean.model.textparse import _TextState
+
+__all__ = ["FamilyMetadata", "ScrapeParser", "ScrapeResult", "SeriesEntry"]
+
+_FamKey = tuple[str, MetricType]
+
+
+class SeriesEntry:
+    """One cached series: parsed once, reused by every scrape that repeats its line."""
+
+    __slots__ = ("family", "labels", "name", "ref", "seen")
+
+    def __init__(self, labels: Labels, name: str, family: _FamKey) -> None:
+        self.labels = labels
+        self.name = name
+        self.family = family
+        self.ref: object | None = None
+        self.seen = 0
+
+    def __repr__(self) -> str:
+        return f"SeriesEntry({self.labels!s}, family={self.family[0]!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyMetadata:
+    type: MetricType
+    help: str | None = None
+    unit: str | None = None
+
+
+@dataclass(slots=True)
+class ScrapeResult:
+    entries: list[SeriesEntry]
+    values: list[float]
+    timestamps: dict[int, int] = field(default_factory=dict)
+    exemplars: dict[int, Exemplar] = field(default_factory=dict)
+    metadata: dict[str, FamilyMetadata] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def is_openmetrics(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/openmetrics-text"
+
+
+class ScrapeParser:
+    """Parser plus series cache for one scrape target."""
+
+    def __init__(self, max_age: int = 2) -> None:
+        if max_age < 1:
+            raise ValueError("max_age must be at least 1")
+        self.max_age = max_age
+        self._text: dict[str, SeriesEntry] = {}
+        self._om: dict[str, SeriesEntry] = {}
+        self._fam_keys: dict[_FamKey, _FamKey] = {}
+        self._cycle = 1
+        self._last: list[SeriesEntry] = []
+
+    def __len__(self) -> int:
+        return len(self._text) + len(self._om)
+
+    def parse(self, body: str | bytes, content_type: str = "text/plain") -> ScrapeResult:
+        """Parse one scrape body; raises ParseError (line, column) for bad input."""
+        text = decode(body)
+        if is_openmetrics(content_type):
+            result = self._parse_om(text)
+        else:
+            try:
+                result = self._parse_text(text, cached=True)
+            except _Revalidate:
+                result = self._parse_text(text, cached=False)
+        self._last = result.entries
+        return result
+
+    def end_cycle(self) -> int:
+        """Mark this scrape's series seen; every ``max_age`` cycles evict stale ones."""
+        cycle = self._cycle
+        for e in self._last:
+            e.seen = cycle
+        self._last = []
+        self._cycle = cycle + 1
+        if cycle % self.max_age:
+            return 0
+        horizon = cycle - self.max_age
+        evicted = 0
+        for cache in (self._text, self._om):
+            stale = [k for k, e in cache.items() if e.seen <= horizon]
+            for k in stale:
+                cache[k].ref = None
+                del cache[k]
+            evicted += len(stale)
+        return evicted
+
+    def _key(self, name: str, typ: MetricType) -> _FamKey:
+        key = (name, typ)
+        return self._fam_keys.setdefault(key, key)
+
+    # -- text 0.0.4 -----------------------------------------------------------
+
+    def _parse_text(self, text: str, cached: bool) -> ScrapeResult:
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        state = _TextState()
+        get = self._text.get
+        entries: list[SeriesEntry] = []
+        vals: list[str] = []
+        ents_append = entries.append
+        vals_append = vals.append
+        timestamps: dict[int, int] = {}
+        cur: _FamKey | None = None
+        lineno = 0
+        for line in lines:
+            lineno += 1
+            if cached:
+                k, _, v = line.rpartition(" ")
+                e = get(k)
+                if e is not None and e.family is cur:
+                    ents_append(e)
+                    vals_append(v)
+                    continue
+                if e is not None and self._enter_cached(state, e, lineno):
+                    cur = e.family
+                    ents_append(e)
+                    vals_append(v)
+                    continue
+            stripped = line.lstrip(" \t")
+            if not stripped:
+                continue
+            if stripped[0] == "#":
+                state.comment(line, lineno)
+                cur = None
+                continue
+            e, value, ts = self._new_text_line(state, line, lineno)
+            cur = e.family
+            if ts is not None:
+                timestamps[len(entries)] = ts
+            ents_append(e)
+            vals_append(repr(value))
+        values = _bulk_floats(vals) if cached else [float(v) for v in vals]
+        meta = {
+            f.name: FamilyMetadata(f.type, f.help, f.unit)
+            for f in state.order
+            if f.help is not None or f.name in state.typed
+        }
+        return ScrapeResult(entries, values, timestamps, {}, meta)
+
+    def _enter_cached(self, state: _TextState, e: SeriesEntry, lineno: int) -> bool:
+        """A cached line starts a new family run: is its family still what this body says?"""
+        name, typ = e.family
+        if state.resolve(e.name) != name:
+            return False
+        fam = state.enter(name, lineno, 1)
+        if fam.type is not typ:
+            return False
+        state.typed.add(name)
+        return True
+
+    def _new_text_line(
+        self, state: _TextState, line: str, lineno: int
+    ) -> tuple[SeriesEntry, float, int | None]:
+        fam, sample, raw = state.full_sample(line, lineno)
+        family = self._key(fam.name, fam.type)
+        series = line[: raw.series_end]
+        e = self._text.get(series)
+        if e is None or e.name != sample.name:
+            labels = Labels.from_pairs(((METRIC_NAME, sample.name), *raw.pairs))
+            e = SeriesEntry(labels, sample.name, family)
+            self._text[series] = e
+        e.family = family
+        # Also under the key the hot loop derives (text before the last space).
+        start = raw.value_col - 1
+        if raw.ts is None and start >= 1 and line[start - 1] == " " and line[start:] == raw.value:
+            self._text[line[: start - 1]] = e
+        return e, sample.value, sample.timestamp_ms
+
+    # -- OpenMetrics ------------------------------------------------------------
+
+    def _parse_om(self, text: str) -> ScrapeResult:
+        parser = OMParser()
+        cache = self._om
+        entries: list[SeriesEntry] = []
+        values: list[float] = []
+        timestamps: dict[int, int] = {}
+        exemplars: dict[int, Exemplar] = {}
+        for _lineno, sample, series in parser.samples(text):
+            e = cache.get(series)
+            if e is None or e.name != sample.name:
+                labels = Labels.from_pairs(((METRIC_NAME, sample.name), *sample.labels))
+                fam = parser.families[-1]
+                e = SeriesEntry(labels, sample.name, self._key(fam.name, fam.type))
+                cache[series] = e
+            if sample.timestamp_ms is not None:
+                timestamps[len(entries)] = sample.timestamp_ms
+            if sample.exemplar is not None:
+                exemplars[len(entries)] = sample.exemplar
+            entries.append(e)
+            values.append(sample.value)
+        meta = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in parser.families}
+        return ScrapeResult(entries, values, timestamps, exemplars, meta)
+
+
+class _Revalidate(Exception):
+    """The bulk value check saw something a per-line parse must judge."""
+
+
+def _bulk_floats(vals: list[str]) -> list[float]:
+    """Convert all values at C speed, after one pass proving Python's float() agrees with Go's.
+
+    float() also takes underscores, non-ASCII digits, surrounding whitespace and
+    signed NaN; none of those can hide in a body that is printable ASCII with
+    no ``_`` and no ``+n``/``-n``.
+    """
+    joined = " ".join(vals)
+    if (
+        not joined.isascii()
+        or not joined.isprintable()
+        or "_" in joined
+        or "+n" in joined
+        or "-n" in joined
+        or "+N" in joined
+        or "-N" in joined
+    ):
+        raise _Revalidate
+    try:
+        return list(map(float, vals))
+    except ValueError:
+        raise _Revalidate from None
