@@ -126,6 +126,20 @@ def _family(buf: bytes, pos: int, end: int, created: bool) -> MetricFamily:
 
 
 def _label_pair(buf: bytes, pos: int, end: int) -> tuple[str, str]:
+    # Fast path for the usual encoding: name then value, each shorter than 128 bytes.
+    if end - pos >= 4 and buf[pos] == 0x0A:
+        n = buf[pos + 1]
+        v_at = pos + 2 + n
+        if n < 0x80 and v_at + 2 <= end and buf[v_at] == 0x12:
+            m = buf[v_at + 1]
+            if m < 0x80 and v_at + 2 + m == end:
+                try:
+                    return (
+                        buf[pos + 2 : v_at].decode("utf-8"),
+                        buf[v_at + 2 : end].decode("utf-8"),
+                    )
+                except UnicodeDecodeError:
+                    pass  # the general path below reports where
     name = value = ""
     for num, wire, val in w.iter_fields(buf, pos, end):
         if num == 1:
@@ -413,9 +427,22 @@ def _absolute(deltas: list[int], counts: list[float]) -> tuple[float, ...]:
     return tuple(out)
 
 
+_FORMATTED: dict[float, str] = {}
+
+
 def format_label_float(f: float) -> str:
     """A float as Prometheus writes ``le``/``quantile`` values: Go's shortest ``%g``
     with ``.0`` added to integers (``1.0``, ``0.005``, ``1e+06``, ``+Inf``)."""
+    cached = _FORMATTED.get(f)
+    if cached is not None:
+        return cached
+    text = _format_label_float(f)
+    if len(_FORMATTED) < 4096 and not math.isnan(f):
+        _FORMATTED[f] = text
+    return text
+
+
+def _format_label_float(f: float) -> str:
     if math.isnan(f):
         return "NaN"
     if math.isinf(f):
