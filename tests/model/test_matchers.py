@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -201,3 +203,10 @@ _FAST_SHAPES = [
 def test_fast_paths_agree_with_re2(pattern: str, value: str) -> None:
     rx = compile_regex(pattern)
     assert rx.matches(value) is rx._re2_matches(value)
+
+
+def test_matchers_survive_pickling() -> None:
+    matchers = [Matcher("job", RE, "api|web"), Matcher("code", NRE, "5.."), Matcher("a", EQ, "")]
+    restored = pickle.loads(pickle.dumps(matchers))
+    assert restored == matchers
+    assert restored[0].matches("web") and not restored[1].matches("503")

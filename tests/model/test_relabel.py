@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -376,6 +377,8 @@ def test_config_from_yaml_is_frozen_and_hashable() -> None:
     with pytest.raises(ValidationError):
         cfgs[0].regex = "x"  # type: ignore[misc]
     assert hash(cfgs[0]) == hash(load_relabel_configs(doc)[0])
+    assert cfgs == load_relabel_configs(doc)
+    assert cfgs[0] != cfgs[1]
 
 
 def _error(item: dict[str, Any]) -> str:
@@ -566,3 +569,15 @@ def test_compiled_rules_give_the_same_results() -> None:
         LEGACY,
     )
     assert legacy.apply(L(a="b")) == L(a="b")
+
+
+def test_configs_survive_pickling() -> None:
+    cfgs = load_relabel_configs(
+        [
+            {"source_labels": ["a"], "regex": "f(.*)", "target_label": "d"},
+            {"action": "labeldrop", "regex": "b"},
+        ]
+    )
+    restored = pickle.loads(pickle.dumps(cfgs))
+    assert restored == cfgs
+    assert relabel(BASE, restored) == L(a="foo", c="baz", d="oo")

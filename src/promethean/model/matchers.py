@@ -261,6 +261,10 @@ class Matcher:
     def matches(self, value: str) -> bool:
         return self._match(value)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The compiled function is rebuilt on load (closures do not pickle).
+        return (Matcher, (self.name, self.type, self.value))
+
     @property
     def matches_empty(self) -> bool:
         """Whether series lacking the label are selected (index lookups need this)."""

@@ -154,6 +154,25 @@ class RelabelConfig(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         self._step = _compile(self)
 
+    def __eq__(self, other: object) -> bool:
+        # By configured values only: the compiled closure differs per instance.
+        if not isinstance(other, RelabelConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The compiled closure does not pickle; it is rebuilt on load.
+        state = dict(super().__getstate__())
+        state["__pydantic_private__"] = None
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        object.__setattr__(self, "__pydantic_private__", {"_step": _compile(self)})
+
     @property
     def regex_is_default(self) -> bool:
         """Unset ``regex`` (upstream tells it apart from an explicit ``(.*)``)."""
