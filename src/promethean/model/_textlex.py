@@ -286,6 +286,8 @@ def scan_sample(line: str, lineno: int, om: bool) -> RawSample:
             raise sc.fail("unexpected blank before '{'", after_name)
         name, pairs, cols = sc.labels(name)
     elif name is not None and sc.pos == after_name and sc.peek() not in (" ", "\t"):
+        if sc.pos >= len(line):
+            raise sc.fail("expected value after metric name, found end of line")
         raise sc.fail(f"expected ' ' or '{{' after metric name, found {sc.found()}")
     if name is None:
         raise sc.fail("metric name missing in '{...}'", 0)
