@@ -642,3 +642,76 @@ def test_buckets_iterate_negative_zero_positive_with_bounds() -> None:
 )
 def test_label_floats_are_formatted_like_prometheus(value: float, text: str) -> None:
     assert format_label_float(value) == text
+
+
+_names = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True).filter(lambda n: n != "__name__")
+_values = st.floats(allow_nan=False, width=64)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            _names,
+            st.sampled_from([MetricType.COUNTER, MetricType.GAUGE, MetricType.UNKNOWN]),
+            st.none() | st.text(max_size=20),
+            st.lists(
+                st.tuples(
+                    st.dictionaries(_names, st.text(min_size=1, max_size=8), max_size=3),
+                    _values,
+                    st.none() | st.integers(-(2**62), 2**62).filter(bool),
+                ),
+                min_size=1,
+                max_size=4,
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_round_trip_property(spec: list[Any]) -> None:
+    fams = [
+        MetricFamily(
+            name,
+            mtype,
+            help_text,
+            None,
+            [Sample(name, Labels.from_dict(lbls), value, ts) for lbls, value, ts in samples],
+        )
+        for name, mtype, help_text, samples in spec
+    ]
+    assert parse_protobuf(write_protobuf(fams)) == fams
+
+
+def test_classic_histogram_with_infinite_and_fractional_counts_round_trips() -> None:
+    fam = MetricFamily(
+        "h",
+        MetricType.HISTOGRAM,
+        "H",
+        None,
+        [
+            Sample("h_count", L(), 2.5),
+            Sample("h_sum", L(), math.inf),
+            Sample("h_bucket", L(le="1.0"), math.inf),
+            Sample("h_bucket", L(le="+Inf"), 2.5),
+        ],
+    )
+    [back] = parse_protobuf(write_protobuf([fam]))
+    assert [(s.name, s.labels.get("le"), s.value) for s in back.samples] == [
+        ("h_count", "", 2.5),
+        ("h_sum", "", math.inf),
+        ("h_bucket", "1.0", math.inf),
+        ("h_bucket", "+Inf", 2.5),
+    ]
+
+
+def test_openmetrics_counter_keeps_its_total_name_in_protobuf() -> None:
+    from promethean.model.openmetrics import parse_openmetrics
+
+    text = "# TYPE jobs counter\n# HELP jobs J.\njobs_total 3\njobs_created 1700000000.5\n# EOF\n"
+    data = write_protobuf(parse_openmetrics(text))
+    [back] = parse_protobuf(data, created_samples=True)
+    assert (back.name, back.type, back.help) == ("jobs_total", MetricType.COUNTER, "J.")
+    assert [(s.name, s.value) for s in back.samples] == [
+        ("jobs_total", 3.0),
+        ("jobs_created", 1700000000.5),
+    ]

@@ -561,7 +561,7 @@ def _encode_singles(fam: MetricFamily, type_: int) -> tuple[str, list[bytes]]:
 
 
 def _count_field(int_number: int, float_number: int, value: float) -> bytes:
-    if value >= 0 and value == int(value) and value <= _UINT64_MAX:
+    if _is_finite(value) and value >= 0 and value == int(value) and value <= _UINT64_MAX:
         return w.varint_field(int_number, int(value))
     return w.double_field(float_number, value)
 
