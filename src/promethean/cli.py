@@ -20,7 +20,7 @@ from promethean import __version__
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("stack",): ("promethean.stack", "run every component that exists in one process"),
     ("pushgateway",): ("promethean.pushgateway.main", "the Pushgateway (flags as upstream's)"),
-    ("tool", "check", "metrics"): ("promethean.model.check", "lint metrics from stdin like promtool"),
+    ("tool", "check", "metrics"): ("promethean.model.check", "lint metrics like promtool"),
     ("tool", "check", "web-config"): (
         "promethean.web.check",
         "validate --web.config.file files like promtool check web-config",
