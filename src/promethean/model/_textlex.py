@@ -360,8 +360,14 @@ def _scan_exemplar(
 
 
 def fast_pairs(body: str) -> list[tuple[str, str]]:
-    """Label pairs from the inside of a fast-path ``{...}`` match, unescaped."""
-    pairs: list[tuple[str, str]] = PAIRS.findall(body)
+    """Label pairs from the inside of a fast-path ``{...}`` match, unescaped.
+
+    The regex has already proven the shape, so without backslashes every ``"``
+    delimits a value and plain ``str`` splitting (C speed) finds the pairs.
+    """
     if "\\" in body:
-        pairs = [(k, unescape(v)) for k, v in pairs]
-    return pairs
+        return [(k, unescape(v)) for k, v in PAIRS.findall(body)]
+    parts = body.split('"')
+    names = "".join(parts[0:-1:2]).replace(",", "").split("=")
+    names.pop()
+    return list(zip(names, parts[1::2], strict=True))

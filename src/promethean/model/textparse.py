@@ -72,12 +72,22 @@ def parse_text(data: str | bytes) -> list[MetricFamily]:
             if lab is None or len(lab) == 2:
                 labels = Labels.empty()
             else:
-                pairs = fast_pairs(lab[1:-1])
-                d = dict(pairs)
-                if len(d) != len(pairs) or "__name__" in d or "" in d.values():
+                body = lab[1:-1]
+                if "\\" in body:
+                    pairs = fast_pairs(body)
                     labels = state.checked_labels(pairs, line, lineno)
                 else:
-                    labels = tuple.__new__(Labels, sorted(pairs))
+                    # The regex proved the shape: every '"' delimits a value.
+                    parts = body.split('"')
+                    names = "".join(parts[0:-1:2]).replace(",", "").split("=")
+                    names.pop()
+                    values = parts[1::2]
+                    if len(set(names)) != len(names) or "__name__" in names or "" in values:
+                        labels = state.checked_labels(
+                            list(zip(names, values, strict=True)), line, lineno
+                        )
+                    else:
+                        labels = tuple.__new__(Labels, sorted(zip(names, values, strict=True)))
                 if fam.type is _HISTOGRAM or fam.type is _SUMMARY:
                     state.check_special(fam, labels, line, lineno)
             fam.samples.append(
