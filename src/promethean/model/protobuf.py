@@ -246,7 +246,6 @@ def _summary(
     created: bool,
 ) -> None:
     count: float = 0
-    count_float = 0.0
     total = 0.0
     quantiles: list[tuple[float, float]] = []
     ct: int | None = None
@@ -267,10 +266,6 @@ def _summary(
         elif num == 4:
             s, e = w.as_span(wire, val, pos)
             ct = _timestamp_ms(buf, s, e)
-        elif num == 5:
-            count_float = w.as_double(buf, wire, val, pos)
-    if count_float > 0:
-        count = count_float
     out.append(Sample(name + "_count", labels, float(count), ts))
     out.append(Sample(name + "_sum", labels, total, ts))
     for q, v in quantiles:
@@ -622,11 +617,9 @@ def _encode_summaries(fam: MetricFamily) -> list[bytes]:
     metrics = []
     for labels, g in _groups(fam, "quantile").items():
         body = b""
-        if g.count is not None:
-            if _is_finite(g.count) and g.count == int(g.count) and g.count >= 0:
-                body += w.varint_field(1, int(g.count))
-            else:
-                body += w.double_field(5, g.count)
+        if g.count is not None and _is_finite(g.count) and g.count >= 0:
+            # Summary has no float count in metrics.proto: a fractional count is truncated.
+            body += w.varint_field(1, min(int(g.count), _UINT64_MAX))
         if g.sum is not None:
             body += w.double_field(2, g.sum)
         for q, v in g.quantiles:
