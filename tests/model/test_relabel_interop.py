@@ -53,7 +53,10 @@ def _require(binary: str) -> None:
 def _targets(prefix: str, count: int, labels: dict[str, str]) -> list[dict[str, Any]]:
     base = {"prefix": prefix}
     return [
-        {"targets": [f"127.0.0.{1 + i % 3}:{20000 + i}"], "labels": {**base, **labels, "n": str(i)}}
+        {
+            "targets": [f"127.0.0.{1 + i % 3}:{20000 + 100 * (ord(prefix) - 96) + i}"],
+            "labels": {**base, **labels, "n": str(i)},
+        }
         for i in range(count)
     ]
 
@@ -271,10 +274,13 @@ def _discovered() -> list[tuple[str, Labels]]:
 
 
 def test_active_targets_match_go(go_targets: dict[str, Any]) -> None:
+    addresses = [(job, d.get("__address__")) for job, d in _discovered()]
+    assert len(set(addresses)) == len(addresses), "target keys must be unique"
     go_active = {
         (t["scrapePool"], t["labels"]["instance"]): t["labels"] for t in go_targets["activeTargets"]
     }
     assert go_active, "Go kept no targets"
+    assert len(go_active) == len(go_targets["activeTargets"])
     ours = {}
     for job, discovered in _discovered():
         result = relabel(discovered, _configs(job), scheme=LEGACY)
