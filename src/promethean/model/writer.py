@@ -80,12 +80,18 @@ def _name(name: str) -> tuple[str, bool]:
     return '"' + escape_label_value(name) + '"', True
 
 
+def _pairs(labels: Iterable[tuple[str, str]]) -> list[str]:
+    out = []
+    for k, v in labels:
+        key = k if LNAME_FULL.fullmatch(k) else '"' + escape_label_value(k) + '"'
+        out.append(f'{key}="{escape_label_value(v)}"')
+    return out
+
+
 def _series(name: str, labels: Iterable[tuple[str, str]]) -> str:
     written, quoted = _name(name)
     parts = [written] if quoted else []
-    for k, v in labels:
-        key = k if LNAME_FULL.fullmatch(k) else '"' + escape_label_value(k) + '"'
-        parts.append(f'{key}="{escape_label_value(v)}"')
+    parts.extend(_pairs(labels))
     if quoted:
         return "{" + ",".join(parts) + "}"
     if parts:
@@ -143,7 +149,7 @@ def _om_sample(fam: MetricFamily, meta: str, s: Sample) -> str:
 
 
 def _om_exemplar(ex: Exemplar) -> str:
-    labels = _series("", ex.labels) if ex.labels else "{}"
+    labels = "{" + ",".join(_pairs(ex.labels)) + "}"
     text = f" # {labels} {_om_float(ex.value)}"
     if ex.timestamp_ms is not None:
         text += " " + _seconds(ex.timestamp_ms)
