@@ -24,8 +24,8 @@ __all__ = ["STATE_KEY", "install", "plain_error", "read_body"]
 
 log = logging.getLogger("promethean.web")
 
-STATE_KEY = "promethean.web.state"
-_DEADLINE_KEY = "promethean.web.deadline"
+STATE_KEY = web.RequestKey("promethean.web.state", WebState)
+_DEADLINE_KEY = web.RequestKey("promethean.web.deadline", float)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,9 +110,7 @@ def install(
         return await handler(request)
 
     async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-        state = request.get(STATE_KEY)
-        if not isinstance(state, WebState):
-            state = watcher.state
+        state = request.get(STATE_KEY) or watcher.state
         for name, value in state.headers:
             response.headers[name] = value
 
@@ -129,7 +127,7 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
         raise _too_large(max_bytes)
     deadline = request.get(_DEADLINE_KEY)
     loop = asyncio.get_running_loop()
-    remaining = None if deadline is None else max(0.0, float(deadline) - loop.time())
+    remaining = None if deadline is None else max(0.0, deadline - loop.time())
     buf = bytearray()
     try:
         async with asyncio.timeout(remaining):

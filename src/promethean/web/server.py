@@ -412,5 +412,10 @@ class WebServer:
             return True
         if 0x41 <= head[0] <= 0x5A:  # an HTTP method's first letter
             with contextlib.suppress(OSError):
+                # Consume what was sent, so closing does not reset the
+                # connection before the client has read the answer.
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    conn.recv(65536)
                 await loop.sock_sendall(conn, _PLAIN_HTTP_TO_TLS)
+                conn.shutdown(socket.SHUT_WR)
         return False
