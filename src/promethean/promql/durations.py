@@ -1,0 +1,94 @@
+"""Duration arithmetic for the experimental duration expressions, and Go's duration text.
+
+``eval_duration`` computes a :class:`DurationExpr` in seconds; the engine calls
+it with the query's step and range when the expression uses ``step()`` or
+``range()``, the parser calls it for constant expressions. ``format_duration``
+is upstream's ``model.Duration.String()``: years and weeks only when they
+divide evenly (``90d``, not ``12w6d``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from promethean.promql.ast import DurationExpr, DurationNode, NumberLiteral
+
+__all__ = ["duration_to_ms", "eval_duration", "format_duration"]
+
+_UNITS = (
+    ("y", 365 * 24 * 3600 * 1000, True),
+    ("w", 7 * 24 * 3600 * 1000, True),
+    ("d", 24 * 3600 * 1000, False),
+    ("h", 3600 * 1000, False),
+    ("m", 60 * 1000, False),
+    ("s", 1000, False),
+    ("ms", 1, False),
+)
+
+
+def format_duration(ms: int) -> str:
+    if ms == 0:
+        return "0s"
+    sign = ""
+    if ms < 0:
+        sign, ms = "-", -ms
+    out: list[str] = []
+    for unit, size, exact in _UNITS:
+        if exact and ms % size:
+            continue
+        count, ms = divmod(ms, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return sign + "".join(out)
+
+
+def duration_to_ms(seconds: float) -> int:
+    if math.isnan(seconds) or math.isinf(seconds) or abs(seconds) * 1000 >= 2.0**63:
+        raise ValueError(f"duration out of range: {seconds}")
+    return round(seconds * 1000)
+
+
+def eval_duration(
+    node: DurationNode, step_s: float | None = None, range_s: float | None = None
+) -> float:
+    """The value in seconds; ``ValueError`` for division by zero or a missing step/range."""
+    if isinstance(node, NumberLiteral):
+        return node.value
+    return _eval(node, step_s, range_s)
+
+
+def _eval(node: DurationExpr, step_s: float | None, range_s: float | None) -> float:
+    op = node.op
+    if op == "step":
+        if step_s is None:
+            raise ValueError("step() is only known when the query runs")
+        return step_s
+    if op == "range":
+        if range_s is None:
+            raise ValueError("range() is only known when the query runs")
+        return range_s
+    rhs = eval_duration(node.rhs, step_s, range_s) if node.rhs is not None else 0.0
+    if node.lhs is None:
+        return -rhs if op == "-" else rhs
+    lhs = eval_duration(node.lhs, step_s, range_s)
+    if op == "+":
+        return lhs + rhs
+    if op == "-":
+        return lhs - rhs
+    if op == "*":
+        return lhs * rhs
+    if op == "/":
+        if rhs == 0:
+            raise ValueError("division by zero")
+        return lhs / rhs
+    if op == "%":
+        if rhs == 0:
+            raise ValueError("modulo by zero")
+        return math.fmod(lhs, rhs)
+    if op == "^":
+        return float(math.pow(lhs, rhs))
+    if op == "min_of":
+        return min(lhs, rhs)
+    if op == "max_of":
+        return max(lhs, rhs)
+    raise ValueError(f"unknown duration operator {op!r}")
