@@ -23,11 +23,18 @@ from prometheus_client.process_collector import ProcessCollector
 
 from promethean import __version__
 from promethean.logs import kv
-from promethean.model import MetricFamily, MetricType
+from promethean.model import MetricType
 from promethean.model.errors import ParseError
-from promethean.pushgateway.groupkey import GroupKeyError, parse_group_path
+from promethean.model.protobuf import parse_protobuf
+from promethean.pushgateway.groupkey import GroupKey, GroupKeyError, parse_group_path
 from promethean.pushgateway.persistence import Persistence
-from promethean.pushgateway.store import PUSH_FAILURE_TIME, PUSH_TIME, PushError, Store
+from promethean.pushgateway.store import (
+    PUSH_FAILURE_TIME,
+    PUSH_TIME,
+    Family,
+    PushError,
+    Store,
+)
 from promethean.pushgateway.textfmt import format_value
 
 log = logging.getLogger(__name__)
@@ -52,21 +59,17 @@ def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web
     return resp
 
 
-def parse_body(body: bytes, content_type: str) -> list[MetricFamily]:
+def parse_push(store: Store, key: GroupKey, body: bytes, content_type: str) -> list[Family]:
     """Parse a push body by its Content-Type: protobuf delimited, or text 0.0.4."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == PROTOBUF_CONTENT_TYPE:
-        from promethean.model.protobuf import parse_protobuf
-
-        return parse_protobuf(body)
+        return store.prepare_families(key, parse_protobuf(body))
     if media == "application/openmetrics-text":
         raise ParseError(
             "OpenMetrics pushes are not supported (as in the Go Pushgateway); "
             "push text format 0.0.4 or protobuf"
         )
-    from promethean.model.textparse import parse_text
-
-    return parse_text(body)
+    return store.prepare_text(key, body)
 
 
 class PushgatewayAPI:
@@ -120,10 +123,13 @@ class PushgatewayAPI:
             return web.Response(status=202)
         body = await request.read()
         try:
-            families = parse_body(body, request.headers.get("Content-Type", ""))
+            families = parse_push(self.store, key, body, request.headers.get("Content-Type", ""))
         except ParseError as exc:
             self._count(400, "push", method)
             return _plain(400, _parse_error_text(exc, request))
+        except PushError as exc:
+            self._count(400, "push", method)
+            return _plain(400, str(exc))
         now = time.time()
         try:
             await self._mutate(lambda: self._push(key, families, method == "PUT", now))
@@ -141,13 +147,13 @@ class PushgatewayAPI:
         else:
             fn()
 
-    def _push(self, key: Any, families: list[MetricFamily], replace: bool, now: float) -> None:
+    def _push(self, key: GroupKey, families: list[Family], replace: bool, now: float) -> None:
         with self.store.lock:
             self.store.push(key, families, replace, now)
             if self.persistence is not None:
                 self.persistence.record(Persistence.put_op(self.store.groups[key]))
 
-    def _delete(self, key: Any) -> None:
+    def _delete(self, key: GroupKey) -> None:
         with self.store.lock:
             self.store.delete(key)
             if self.persistence is not None:
@@ -279,28 +285,28 @@ _API_TYPES = {
 }
 
 
-def _family_json(fam: MetricFamily, stamp: str) -> dict[str, Any]:
+def _family_json(fam: Family, stamp: str) -> dict[str, Any]:
     out: dict[str, Any] = {"time_stamp": stamp, "type": _API_TYPES[fam.type]}
     if fam.help:
         out["help"] = fam.help
     metrics: list[dict[str, Any]] = []
     if fam.type in (MetricType.HISTOGRAM, MetricType.GAUGEHISTOGRAM, MetricType.SUMMARY):
         series: dict[Any, dict[str, Any]] = {}
-        for s in fam.samples:
+        for s, value in fam.samples():
             bucket_label = "le" if fam.type is not MetricType.SUMMARY else "quantile"
             base = s.labels.without(bucket_label)
             m = series.setdefault(base, {"labels": dict(base)})
             suffix = s.name[len(fam.name) :]
             if suffix in ("_count", "_gcount"):
-                m["count"] = format_value(s.value)
+                m["count"] = format_value(value)
             elif suffix in ("_sum", "_gsum"):
-                m["sum"] = format_value(s.value)
+                m["sum"] = format_value(value)
             elif suffix == "_bucket" or (suffix == "" and fam.type is MetricType.SUMMARY):
                 field = "buckets" if suffix == "_bucket" else "quantiles"
-                m.setdefault(field, {})[s.labels.get(bucket_label)] = format_value(s.value)
+                m.setdefault(field, {})[s.labels.get(bucket_label)] = format_value(value)
         metrics = list(series.values())
     else:
-        metrics = [{"labels": dict(s.labels), "value": format_value(s.value)} for s in fam.samples]
+        metrics = [{"labels": dict(s.labels), "value": format_value(v)} for s, v in fam.samples()]
     out["metrics"] = metrics
     return out
 

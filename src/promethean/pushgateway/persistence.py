@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from promethean.logs import kv
-from promethean.model import Labels, MetricFamily, MetricType, Sample
+from promethean.model import MetricType
 from promethean.pushgateway.groupkey import GroupKey
-from promethean.pushgateway.store import Group, Store
+from promethean.pushgateway.store import Family, Group, Series, Store, raw_labels
+from promethean.pushgateway.textfmt import format_labels
 
 log = logging.getLogger(__name__)
 _FORMAT_VERSION = 1
@@ -48,7 +49,7 @@ def _group_to_json(group: Group) -> dict[str, Any]:
                 "type": fam.type.value,
                 "help": fam.help,
                 "unit": fam.unit,
-                "samples": [[s.name, [list(p) for p in s.labels], s.value] for s in fam.samples],
+                "samples": [[s.name, [list(p) for p in s.labels], v] for s, v in fam.samples()],
             }
             for fam in group.families.values()
         ],
@@ -59,14 +60,14 @@ def _group_from_json(data: dict[str, Any]) -> Group:
     key: GroupKey = tuple((str(k), str(v)) for k, v in data["key"])
     families = {}
     for f in data["families"]:
-        samples = [
-            Sample(
-                str(name), tuple.__new__(Labels, [(str(k), str(v)) for k, v in labels]), float(v)
-            )
-            for name, labels, v in f["samples"]
-        ]
-        fam = MetricFamily(str(f["name"]), MetricType(f["type"]), f.get("help"), f.get("unit"))
-        fam.samples = samples
+        series, values = [], []
+        for name, pairs, value in f["samples"]:
+            labels = raw_labels({str(k): str(v) for k, v in pairs})
+            series.append(Series(str(name) + format_labels(labels), str(name), labels))
+            values.append(float(value))
+        fam = Family(
+            str(f["name"]), MetricType(f["type"]), f.get("help"), f.get("unit"), series, values
+        )
         families[fam.name] = fam
     return Group(key, families, float(data["push_time"]), float(data["failure_time"]))
 

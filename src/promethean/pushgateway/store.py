@@ -6,24 +6,27 @@ kept as indexes that each push updates by its own size:
 
 * ``_types``: family name -> {type: number of groups}, for type conflicts and
   histogram/summary suffix collisions;
-* ``_owners``: series identity (sample name, full label set) -> group key,
-  for duplicates across groups.
+* ``_owners``: series identity -> group key, for duplicates across groups.
+
+A series' identity is its rendered text ``name{labels}`` with the grouping
+labels applied: a string, so hashing is cached by Python and the same string
+is the render cache for ``/metrics``. Text pushes go through a per-group
+:class:`ScrapeParser`, so a line seen in the group's previous push costs a
+dict lookup, not a parse.
 
 A push is validated completely before anything changes; a refused push never
 creates a group (an existing group only records ``push_failure_time_seconds``).
-
-Rendering for ``/metrics`` is cached per group and family at push time, so a
-scrape concatenates prepared text instead of formatting every sample.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from promethean.model import Labels, MetricFamily, MetricType, Sample
+from promethean.model import Labels, MetricFamily, MetricType
+from promethean.model.labels import METRIC_NAME
+from promethean.model.scrapeparse import ScrapeParser
 from promethean.pushgateway.groupkey import GroupKey, go_quote
 from promethean.pushgateway.textfmt import format_labels, format_value
 
@@ -37,22 +40,41 @@ _SUFFIXES = {
     MetricType.GAUGEHISTOGRAM: ("_bucket", "_gsum", "_gcount"),
     MetricType.SUMMARY: ("_sum", "_count", "_created"),
 }
+_INVALID = "pushed metrics are invalid or inconsistent with existing metrics: "
 
 
 class PushError(ValueError):
     """A push refused by validation; the message names the conflict and is shown to the client."""
 
 
-SeriesId = tuple[str, Labels]
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A series identity, shared by every push that repeats its line."""
+
+    prefix: str  # ``name{labels}`` as rendered: identity and render cache
+    name: str  # sample name (``x_bucket``...)
+    labels: Labels  # all labels but __name__, grouping labels applied, empty values kept
+
+
+@dataclass(slots=True)
+class Family:
+    name: str
+    type: MetricType
+    help: str | None
+    unit: str | None
+    series: list[Series]
+    values: list[float]  # parallel to ``series``
+
+    def samples(self) -> Iterator[tuple[Series, float]]:
+        return zip(self.series, self.values, strict=True)
 
 
 @dataclass
 class Group:
     key: GroupKey
-    families: dict[str, MetricFamily] = field(default_factory=dict)
+    families: dict[str, Family] = field(default_factory=dict)
     push_time: float = 0.0
     failure_time: float = 0.0
-    # Rendered sample lines per family, built once per push.
     rendered: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,14 +83,27 @@ class Group:
 
     def series_labels(self) -> Labels:
         """Labels of this group's own series (push_time_seconds...): ``instance=""`` if absent."""
-        pairs = dict(self.key)
-        pairs.setdefault("instance", "")
-        return _raw_labels(pairs)
+        return grouping_labels(self.key)
 
 
-def _raw_labels(pairs: dict[str, str]) -> Labels:
-    # Empty values are kept: ``instance=""`` tells a honor_labels scraper to drop the label.
+def raw_labels(pairs: dict[str, str]) -> Labels:
+    """A label set that keeps empty values: ``instance=""`` tells a honor_labels scraper
+    to drop the label, so it must survive to the exposition."""
     return tuple.__new__(Labels, sorted(pairs.items()))
+
+
+def grouping_labels(key: GroupKey) -> Labels:
+    pairs = dict(key)
+    pairs.setdefault("instance", "")
+    return raw_labels(pairs)
+
+
+def _series(name: str, body_labels: Iterable[tuple[str, str]], grouping: dict[str, str]) -> Series:
+    pairs = dict(body_labels)
+    pairs.pop(METRIC_NAME, None)
+    pairs.update(grouping)  # URL values win over the body's
+    labels = raw_labels(pairs)
+    return Series(name + format_labels(labels), name, labels)
 
 
 class Store:
@@ -78,24 +113,68 @@ class Store:
         self.consistency_check = consistency_check
         self.groups: dict[GroupKey, Group] = {}
         self._types: dict[str, dict[MetricType, int]] = {}
-        self._owners: dict[SeriesId, GroupKey] = {}
+        self._owners: dict[str, GroupKey] = {}
         self._family_groups: dict[str, set[GroupKey]] = {}
+        self._parsers: dict[GroupKey, ScrapeParser] = {}
         self.lock = threading.RLock()
         self.version = 0
 
+    # -- turning bodies into families ---------------------------------------
+
+    def prepare_text(self, key: GroupKey, body: bytes | str) -> list[Family]:
+        """Parse a text 0.0.4 push through the group's line cache; raises ParseError/PushError."""
+        with self.lock:
+            parser = self._parsers.get(key)
+            if parser is None:
+                parser = self._parsers[key] = ScrapeParser(max_age=2)
+            result = parser.parse(body, "text/plain")
+            parser.end_cycle()
+        if result.timestamps:
+            raise PushError(_INVALID + "pushed metrics must not have timestamps")
+        grouping = dict(grouping_labels(key))
+        families: list[Family] = []
+        current: object = None
+        fam: Family | None = None
+        for entry, value in zip(result.entries, result.values, strict=True):
+            cached = entry.ref
+            if not isinstance(cached, Series) or cached.name != entry.name:
+                cached = entry.ref = _series(entry.name, entry.labels, grouping)
+            if entry.family is not current or fam is None:
+                current = entry.family
+                name, mtype = entry.family
+                meta = result.metadata.get(name)
+                help_text = meta.help if meta else None
+                unit = meta.unit if meta else None
+                fam = Family(name, mtype, help_text, unit, [], [])
+                families.append(fam)
+            fam.series.append(cached)
+            fam.values.append(value)
+        return families
+
+    @staticmethod
+    def prepare_families(key: GroupKey, parsed: list[MetricFamily]) -> list[Family]:
+        """Families from another parser (protobuf): apply grouping labels, refuse timestamps."""
+        grouping = dict(grouping_labels(key))
+        out = []
+        for mf in parsed:
+            if any(s.timestamp_ms is not None for s in mf.samples):
+                raise PushError(_INVALID + "pushed metrics must not have timestamps")
+            series = [_series(s.name, s.labels, grouping) for s in mf.samples]
+            values = [s.value for s in mf.samples]
+            out.append(Family(mf.name, mf.type, mf.help or None, mf.unit, series, values))
+        return out
+
     # -- mutations ---------------------------------------------------------
 
-    def push(
-        self, key: GroupKey, families: list[MetricFamily], replace_all: bool, now: float
-    ) -> None:
+    def push(self, key: GroupKey, families: list[Family], replace_all: bool, now: float) -> None:
         """Apply a PUT (``replace_all``) or POST; raises :class:`PushError` and changes nothing
         but the group's failure time when the push is refused."""
         with self.lock:
             old = self.groups.get(key)
             try:
-                incoming = self._prepare(key, families)
+                self._check_push(families)
                 kept = {} if (old is None or replace_all) else dict(old.families)
-                for fam in incoming:
+                for fam in families:
                     kept[fam.name] = fam
                 if self.consistency_check:
                     self._check(key, old, kept)
@@ -104,16 +183,18 @@ class Store:
                     old.failure_time = now
                     self._rerender_own(old)
                     self.version += 1
+                else:
+                    self._parsers.pop(key, None)
                 raise
             self._install(Group(key, kept, push_time=now, failure_time=0.0), old)
 
     def delete(self, key: GroupKey) -> bool:
         with self.lock:
-            old = self.groups.get(key)
+            self._parsers.pop(key, None)
+            old = self.groups.pop(key, None)
             if old is None:
                 return False
             self._unindex(old)
-            del self.groups[key]
             self.version += 1
             return True
 
@@ -123,50 +204,32 @@ class Store:
             self._types.clear()
             self._owners.clear()
             self._family_groups.clear()
+            self._parsers.clear()
             self.version += 1
 
     def restore(self, group: Group) -> None:
-        """Insert a group loaded from disk (already validated when it was pushed)."""
+        """Insert a group loaded from disk (it was validated when it was pushed)."""
         with self.lock:
             self._install(group, self.groups.get(group.key))
 
     # -- validation --------------------------------------------------------
 
-    def _prepare(self, key: GroupKey, families: list[MetricFamily]) -> list[MetricFamily]:
-        """Attach the grouping labels to every sample (URL values win) and reject timestamps."""
-        grouping = dict(key)
-        grouping.setdefault("instance", "")
-        out = []
-        seen_names: set[str] = set()
+    @staticmethod
+    def _check_push(families: list[Family]) -> None:
+        names: set[str] = set()
         for fam in families:
             if fam.name in _RESERVED:
                 raise PushError(
-                    f"pushed metrics are invalid or inconsistent with existing metrics: "
-                    f"metric name {go_quote(fam.name)} is reserved by the Pushgateway"
+                    f"{_INVALID}metric name {go_quote(fam.name)} is reserved by the Pushgateway"
                 )
-            if fam.name in seen_names:
+            if fam.name in names:
                 raise PushError(
-                    f"pushed metrics are invalid or inconsistent with existing metrics: "
-                    f"metric family {go_quote(fam.name)} appears twice in the push"
+                    f"{_INVALID}metric family {go_quote(fam.name)} appears twice in the push"
                 )
-            seen_names.add(fam.name)
-            samples = []
-            for s in fam.samples:
-                if s.timestamp_ms is not None:
-                    raise PushError(
-                        "pushed metrics are invalid or inconsistent with existing metrics: "
-                        "pushed metrics must not have timestamps"
-                    )
-                labels = dict(s.labels)
-                labels.update(grouping)
-                samples.append(Sample(s.name, _raw_labels(labels), s.value, None, s.exemplar))
-            out.append(MetricFamily(fam.name, fam.type, fam.help or None, fam.unit, samples))
-        return out
+            names.add(fam.name)
 
-    def _check(self, key: GroupKey, old: Group | None, new: dict[str, MetricFamily]) -> None:
-        prefix = "pushed metrics are invalid or inconsistent with existing metrics: "
+    def _check(self, key: GroupKey, old: Group | None, new: dict[str, Family]) -> None:
         own_old = old.families if old is not None else {}
-        # Types: compare with what other groups hold for the same family name.
         for name, fam in new.items():
             others = dict(self._types.get(name, {}))
             if name in own_old:
@@ -175,59 +238,55 @@ class Store:
             for t, n in others.items():
                 if n > 0 and t != fam.type:
                     raise PushError(
-                        f"{prefix}metric family {go_quote(name)} is pushed as "
+                        f"{_INVALID}metric family {go_quote(name)} is pushed as "
                         f"{fam.type.value} but other groups hold it as {t.value}"
                     )
         self._check_suffixes(new, own_old)
-        # Series: duplicates within the push and against other groups.
-        seen: set[SeriesId] = set()
+        seen: set[str] = set()
+        owners = self._owners
         for fam in new.values():
-            for s in fam.samples:
-                sid = (s.name, s.labels)
-                if sid in seen:
+            for s in fam.series:
+                prefix = s.prefix
+                if prefix in seen:
                     raise PushError(
-                        f"{prefix}collected metric {go_quote(s.name)} with labels "
+                        f"{_INVALID}collected metric {go_quote(s.name)} with labels "
                         f"{format_labels(s.labels)} was collected before with the same name "
                         "and label values"
                     )
-                seen.add(sid)
-                owner = self._owners.get(sid)
+                seen.add(prefix)
+                owner = owners.get(prefix)
                 if owner is not None and owner != key:
                     raise PushError(
-                        f"{prefix}collected metric {go_quote(s.name)} with labels "
+                        f"{_INVALID}collected metric {go_quote(s.name)} with labels "
                         f"{format_labels(s.labels)} is already pushed in group "
-                        f"{format_labels(_raw_labels(dict(owner)))}"
+                        f"{format_labels(raw_labels(dict(owner)))}"
                     )
 
-    def _check_suffixes(
-        self, new: dict[str, MetricFamily], own_old: dict[str, MetricFamily]
-    ) -> None:
+    def _check_suffixes(self, new: dict[str, Family], own_old: dict[str, Family]) -> None:
         """A histogram or summary ``x`` owns the names ``x_sum``, ``x_count``..."""
 
-        def held_elsewhere(name: str) -> set[MetricType]:
+        def held(name: str) -> set[MetricType]:
             counts = dict(self._types.get(name, {}))
             if name in own_old:
                 counts[own_old[name].type] = counts.get(own_old[name].type, 0) - 1
-            held = {t for t, n in counts.items() if n > 0}
+            types = {t for t, n in counts.items() if n > 0}
             if name in new:
-                held.add(new[name].type)
-            return held
+                types.add(new[name].type)
+            return types
 
         for name, fam in new.items():
             for suffix in _SUFFIXES.get(fam.type, ()):
-                if held_elsewhere(name + suffix):
+                if held(name + suffix):
                     raise PushError(
-                        "pushed metrics are invalid or inconsistent with existing metrics: "
-                        f"{fam.type.value} {go_quote(name)} collides with metric family "
-                        f"{go_quote(name + suffix)}"
+                        f"{_INVALID}{fam.type.value} {go_quote(name)} collides with metric "
+                        f"family {go_quote(name + suffix)}"
                     )
             for base_type, suffixes in _SUFFIXES.items():
                 for suffix in suffixes:
-                    if name.endswith(suffix) and base_type in held_elsewhere(name[: -len(suffix)]):
+                    if name.endswith(suffix) and base_type in held(name[: -len(suffix)]):
                         raise PushError(
-                            "pushed metrics are invalid or inconsistent with existing metrics: "
-                            f"metric family {go_quote(name)} collides with {base_type.value} "
-                            f"{go_quote(name[: -len(suffix)])}"
+                            f"{_INVALID}metric family {go_quote(name)} collides with "
+                            f"{base_type.value} {go_quote(name[: -len(suffix)])}"
                         )
 
     # -- indexes -----------------------------------------------------------
@@ -235,20 +294,21 @@ class Store:
     def _install(self, group: Group, old: Group | None) -> None:
         if old is not None:
             self._unindex(old)
-        self.groups[group.key] = group
+        key = group.key
+        self.groups[key] = group
+        owners = self._owners
         for name, fam in group.families.items():
-            self._types.setdefault(name, {}).setdefault(fam.type, 0)
-            self._types[name][fam.type] += 1
-            self._family_groups.setdefault(name, set()).add(group.key)
-            for s in fam.samples:
-                self._owners[(s.name, s.labels)] = group.key
-        group.rendered = {
-            name: _render_samples(fam.samples) for name, fam in group.families.items()
-        }
+            counts = self._types.setdefault(name, {})
+            counts[fam.type] = counts.get(fam.type, 0) + 1
+            self._family_groups.setdefault(name, set()).add(key)
+            for s in fam.series:
+                owners[s.prefix] = key
+        group.rendered = {name: _render(fam) for name, fam in group.families.items()}
         self._rerender_own(group)
         self.version += 1
 
     def _unindex(self, group: Group) -> None:
+        owners = self._owners
         for name, fam in group.families.items():
             counts = self._types.get(name)
             if counts is not None:
@@ -262,11 +322,12 @@ class Store:
                 members.discard(group.key)
                 if not members:
                     del self._family_groups[name]
-            for s in fam.samples:
-                if self._owners.get((s.name, s.labels)) == group.key:
-                    del self._owners[(s.name, s.labels)]
+            for s in fam.series:
+                if owners.get(s.prefix) == group.key:
+                    del owners[s.prefix]
 
-    def _rerender_own(self, group: Group) -> None:
+    @staticmethod
+    def _rerender_own(group: Group) -> None:
         labels = format_labels(group.series_labels())
         group.rendered[PUSH_TIME] = f"{PUSH_TIME}{labels} {format_value(group.push_time)}\n"
         group.rendered[PUSH_FAILURE_TIME] = (
@@ -313,13 +374,7 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _render_samples(samples: Iterable[Sample]) -> str:
-    lines = [
-        f"{s.name}{format_labels(s.labels)} {format_value(s.value)}\n"
-        for s in sorted(samples, key=lambda s: (s.labels, s.name))
-    ]
-    return "".join(lines)
-
-
-def is_finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
+def _render(fam: Family) -> str:
+    # Sorted by the rendered series text: label order, and a C-speed string sort.
+    lines = sorted(zip([s.prefix for s in fam.series], fam.values, strict=True))
+    return "".join([f"{prefix} {format_value(value)}\n" for prefix, value in lines])

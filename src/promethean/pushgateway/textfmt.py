@@ -13,6 +13,14 @@ from promethean.model import Labels
 
 
 def format_value(value: float) -> str:
+    text = repr(value)
+    # Fast path: Python's and Go's shortest forms agree inside [1e-4, 1e6), but for ".0".
+    if "e" not in text and "n" not in text and 1e-4 <= abs(value) < 1e6:
+        return text[:-2] if text.endswith(".0") else text
+    return _format_value_slow(value)
+
+
+def _format_value_slow(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
