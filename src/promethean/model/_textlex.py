@@ -291,7 +291,7 @@ def scan_sample(line: str, lineno: int, om: bool) -> RawSample:
         raise sc.fail(f"expected ' ' or '{{' after metric name, found {sc.found()}")
     if name is None:
         raise sc.fail("metric name missing in '{...}'", 0)
-    series_end = sc.pos
+    series_end = sc.pos if pairs or sc.line[sc.pos - 1 : sc.pos] == "}" else after_name
     if sc.peek() != " " and not (not om and sc.peek() == "\t"):
         if sc.pos >= len(line):
             raise sc.fail("expected value after metric, found end of line")

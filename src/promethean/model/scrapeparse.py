@@ -192,7 +192,7 @@ class ScrapeParser:
         meta = {
             f.name: FamilyMetadata(f.type, f.help, f.unit)
             for f in state.order
-            if f.help is not None or f.name in state.typed
+            if f.help is not None or f.name in state.declared
         }
         return ScrapeResult(entries, values, timestamps, {}, meta)
 

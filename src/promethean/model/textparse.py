@@ -114,12 +114,13 @@ def parse_text(data: str | bytes) -> list[MetricFamily]:
 class _TextState:
     """Families seen so far and the contiguity/metadata rules between lines."""
 
-    __slots__ = ("cur", "fams", "order", "typed")
+    __slots__ = ("cur", "declared", "fams", "order", "typed")
 
     def __init__(self) -> None:
         self.fams: dict[str, MetricFamily] = {}
         self.order: list[MetricFamily] = []
         self.typed: set[str] = set()
+        self.declared: set[str] = set()  # families with a TYPE line
         self.cur: MetricFamily | None = None
 
     def enter(self, name: str, lineno: int, col: int) -> MetricFamily:
@@ -257,6 +258,7 @@ class _TextState:
             raise ParseError(f"unknown metric type {rest!r}", lineno, p + 1)
         fam.type = typ
         self.typed.add(name)
+        self.declared.add(name)
 
 
 def _closing_quote(line: str, start: int) -> int:

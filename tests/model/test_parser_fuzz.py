@@ -1,0 +1,101 @@
+"""Arbitrary input into every parser: a ParseError or a result, never anything else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from promethean.model.errors import ParseError
+from promethean.model.openmetrics import parse_openmetrics
+from promethean.model.scrapeparse import ScrapeParser
+from promethean.model.textparse import parse_text
+
+# Fragments that reach deep into the grammar, mixed with arbitrary characters.
+_ATOMS = [
+    "a",
+    "a_total",
+    "a_bucket",
+    "a_count",
+    "a_sum",
+    "a_created",
+    "a_info",
+    "{",
+    "}",
+    '"',
+    "=",
+    ",",
+    " ",
+    "\t",
+    "\n",
+    "\\",
+    "#",
+    "# TYPE a ",
+    "# HELP a ",
+    "# UNIT a ",
+    "# EOF",
+    "counter",
+    "histogram",
+    "summary",
+    "gaugehistogram",
+    "stateset",
+    "info",
+    "le",
+    "quantile",
+    "+Inf",
+    "NaN",
+    "1",
+    "-1",
+    "1.5e3",
+    "0x1p3",
+    "1_0",
+    " # {",
+    "\u2603",
+    "\x00",
+    "\r",
+]
+_texts = st.lists(st.one_of(st.sampled_from(_ATOMS), st.text(max_size=3)), max_size=40).map("".join)
+_bodies = st.one_of(_texts, st.binary(max_size=200))
+
+
+def _scrape_text(data: str | bytes) -> object:
+    return ScrapeParser().parse(data, "text/plain; version=0.0.4")
+
+
+def _scrape_om(data: str | bytes) -> object:
+    return ScrapeParser().parse(data, "application/openmetrics-text; version=1.0.0")
+
+
+@pytest.mark.parametrize(
+    "parse", [parse_text, parse_openmetrics, _scrape_text, _scrape_om], ids=lambda f: f.__name__
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_bodies)
+def test_only_parse_errors(parse: Callable[[str | bytes], object], data: str | bytes) -> None:
+    try:
+        parse(data)
+    except ParseError as exc:
+        assert exc.line >= 1
+        assert exc.column >= 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_texts)
+def test_cached_and_fresh_parsers_agree(data: str) -> None:
+    """A warm cache must accept and reject exactly what a cold parser does."""
+    warm = ScrapeParser()
+    try:
+        warm.parse('a 1\na_total 2\nb{x="y"} 3\n')
+        warm.end_cycle()
+    except ParseError:  # pragma: no cover - the warm-up body is valid
+        raise
+    outcomes = []
+    for parser in (ScrapeParser(), warm):
+        try:
+            r = parser.parse(data)
+            outcomes.append(("ok", [e.labels for e in r.entries], [repr(v) for v in r.values]))
+        except ParseError as exc:
+            outcomes.append(("error", exc.line, exc.column))
+    assert outcomes[0] == outcomes[1]

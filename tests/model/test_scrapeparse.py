@@ -1,0 +1,153 @@
+"""The cached scrape-path parser: same answers as a fresh parse, less work."""
+
+from __future__ import annotations
+
+import pytest
+
+from promethean.model.errors import ParseError
+from promethean.model.exposition import MetricType
+from promethean.model.labels import Labels
+from promethean.model.scrapeparse import FamilyMetadata, ScrapeParser
+
+TEXT = "text/plain; version=0.0.4"
+OM = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+BODY = """\
+# HELP req_total Requests.
+# TYPE req_total counter
+req_total{method="get",code="200"} 10
+req_total{method="post",code="500"} 2
+# TYPE lat histogram
+lat_bucket{le="1"} 1
+lat_bucket{le="+Inf"} 2
+lat_sum 1.5
+lat_count 2
+up 1
+"""
+
+
+def _body(*values: str) -> str:
+    lines = BODY.splitlines()
+    sample_idx = [i for i, ln in enumerate(lines) if not ln.startswith("#")]
+    for i, v in zip(sample_idx, values, strict=False):
+        lines[i] = lines[i].rsplit(" ", 1)[0] + " " + v
+    return "\n".join(lines) + "\n"
+
+
+def test_first_parse_gives_labels_values_and_metadata() -> None:
+    result = ScrapeParser().parse(BODY, TEXT)
+    assert [str(e.labels) for e in result.entries] == [
+        'req_total{code="200", method="get"}',
+        'req_total{code="500", method="post"}',
+        'lat_bucket{le="1"}',
+        'lat_bucket{le="+Inf"}',
+        "lat_sum",
+        "lat_count",
+        "up",
+    ]
+    assert result.values == [10.0, 2.0, 1.0, 2.0, 1.5, 2.0, 1.0]
+    assert result.timestamps == {}
+    assert result.metadata == {
+        "req_total": FamilyMetadata(MetricType.COUNTER, "Requests."),
+        "lat": FamilyMetadata(MetricType.HISTOGRAM),
+    }
+    assert [e.family[0] for e in result.entries][2:6] == ["lat"] * 4
+
+
+def test_cached_lines_reuse_entries_and_their_ref_slot() -> None:
+    parser = ScrapeParser()
+    first = parser.parse(BODY, TEXT)
+    for i, e in enumerate(first.entries):
+        e.ref = i
+    parser.end_cycle()
+    second = parser.parse(_body("11", "3", "1", "4", "2.5", "4", "0"), TEXT)
+    assert [id(e) for e in second.entries] == [id(e) for e in first.entries]
+    assert [e.ref for e in second.entries] == list(range(7))
+    assert second.values == [11.0, 3.0, 1.0, 4.0, 2.5, 4.0, 0.0]
+
+
+def test_unseen_entries_are_evicted_after_max_age_cycles() -> None:
+    parser = ScrapeParser(max_age=2)
+    parser.parse("a 1\nb 1\n", TEXT)
+    b_entry = parser.parse("a 1\nb 1\n", TEXT).entries[1]
+    b_entry.ref = "series-7"
+    parser.end_cycle()
+    assert len(parser) == 2
+    evicted = 0
+    for _ in range(4):
+        parser.parse("a 2\n", TEXT)
+        evicted += parser.end_cycle()
+    assert evicted == 1
+    assert len(parser) == 1
+    assert b_entry.ref is None
+    again = parser.parse("a 1\nb 1\n", TEXT).entries[1]
+    assert again is not b_entry and again.labels == Labels.from_dict({"__name__": "b"})
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "message"),
+    [
+        (_body("x"), 3, 36, "expected float as value, got 'x'"),
+        (_body("10", "1_0"), 4, 37, "expected float as value, got '1_0'"),
+        (_body("10", "2", "1", "2", "+nan"), 8, 9, "expected float as value, got '+nan'"),
+        (_body("10", "2", "1", "2", "\u0661"), 8, 9, "expected float as value"),
+        (BODY + 'req_total{method="get",code="200"} 1\n', 11, 1, "appears again"),
+        (BODY + "# TYPE up gauge\n", 11, 3, "second TYPE line for metric name 'up'"),
+    ],
+)
+def test_errors_on_cached_lines_are_exact(body: str, line: int, column: int, message: str) -> None:
+    parser = ScrapeParser()
+    parser.parse(BODY, TEXT)
+    parser.end_cycle()
+    with pytest.raises(ParseError) as info:
+        parser.parse(body, TEXT)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert message in str(info.value)
+
+
+def test_odd_but_valid_spelling_of_a_cached_line() -> None:
+    parser = ScrapeParser()
+    parser.parse("a 1\n", TEXT)
+    result = parser.parse("a 2\t\n", TEXT)
+    assert result.values == [2.0]
+
+
+def test_type_change_between_scrapes_moves_the_family() -> None:
+    parser = ScrapeParser()
+    first = parser.parse("foo_sum 1\nfoo_count 2\n", TEXT)
+    assert [e.family[0] for e in first.entries] == ["foo_sum", "foo_count"]
+    parser.end_cycle()
+    second = parser.parse("# TYPE foo summary\nfoo_sum 1\nfoo_count 2\n", TEXT)
+    assert [e.family for e in second.entries] == [("foo", MetricType.SUMMARY)] * 2
+    assert second.entries[0].labels == first.entries[0].labels
+
+
+def test_timestamps_are_sparse_by_sample_index() -> None:
+    parser = ScrapeParser()
+    for _ in range(2):
+        result = parser.parse("a 1\nb 2 1700000000000\nc 3\n", TEXT)
+    assert result.timestamps == {1: 1700000000000}
+    assert result.values == [1.0, 2.0, 3.0]
+
+
+def test_openmetrics_body() -> None:
+    body = (
+        "# TYPE rpc counter\n# HELP rpc Calls.\n"
+        'rpc_total{m="a"} 5 1.5 # {trace_id="t1"} 1 1.25\n'
+        'rpc_created{m="a"} 1.0 1.5\n'
+        "# TYPE temp_celsius gauge\n# UNIT temp_celsius celsius\ntemp_celsius 21.5\n# EOF\n"
+    )
+    parser = ScrapeParser()
+    first = parser.parse(body, OM)
+    parser.end_cycle()
+    second = parser.parse(body.replace(" 5 ", " 6 "), OM)
+    assert second.entries == first.entries
+    assert second.values == [6.0, 1.0, 21.5]
+    assert second.timestamps == {0: 1500, 1: 1500}
+    assert second.exemplars[0].labels == Labels.from_dict({"trace_id": "t1"})
+    assert second.exemplars[0].timestamp_ms == 1250
+    assert second.metadata["temp_celsius"] == FamilyMetadata(MetricType.GAUGE, None, "celsius")
+    assert str(second.entries[0].labels) == 'rpc_total{m="a"}'
+    with pytest.raises(ParseError) as info:
+        parser.parse(body.replace(" 5 ", " -5 "), OM)
+    assert info.value.line == 3
