@@ -115,8 +115,8 @@ class StringLiteral:
 class DurationExpr:
     """Arithmetic on durations (experimental): ``5m * 2``, ``-step()``, ``min_of(a, b)``.
 
-    ``op`` is one of ``+ - * / % ^`` (``lhs`` is None for unary minus), ``step``
-    and ``range`` (no operands), ``min_of``/``max_of`` (two operands), or ``""``
+    ``op`` is one of ``+ - * / % ^`` (``lhs`` is None for unary minus), ``step``,
+    ``range``, ``start`` and ``end`` (no operands; also usable as scalar expressions), ``min_of``/``max_of`` (two operands), or ``""``
     for a parenthesised literal. ``wrapped`` keeps the user's parentheses so
     the printer writes them back.
     """
@@ -134,7 +134,7 @@ class DurationExpr:
     @property
     def is_constant(self) -> bool:
         """True when the value does not depend on the query's step or range."""
-        if self.op in ("step", "range"):
+        if self.op in ("step", "range", "start", "end"):
             return False
         return all(
             not isinstance(side, DurationExpr) or side.is_constant for side in (self.lhs, self.rhs)
@@ -333,6 +333,7 @@ Expr: TypeAlias = (
     AggregateExpr
     | BinaryExpr
     | Call
+    | DurationExpr
     | MatrixSelector
     | NumberLiteral
     | ParenExpr

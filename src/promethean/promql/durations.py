@@ -10,6 +10,7 @@ divide evenly (``90d``, not ``12w6d``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from promethean.promql.ast import DurationExpr, DurationNode, NumberLiteral
 
@@ -48,29 +49,28 @@ def duration_to_ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def eval_duration(
-    node: DurationNode, step_s: float | None = None, range_s: float | None = None
-) -> float:
-    """The value in seconds; ``ValueError`` for division by zero or a missing step/range."""
+def eval_duration(node: DurationNode, query: Mapping[str, float] | None = None) -> float:
+    """The value in seconds.
+
+    ``query`` gives ``step``, ``range``, ``start`` and ``end`` (seconds) for
+    expressions that use them. ``ValueError`` for division by zero or a
+    query value that is not given.
+    """
     if isinstance(node, NumberLiteral):
         return node.value
-    return _eval(node, step_s, range_s)
+    return _eval(node, query or {})
 
 
-def _eval(node: DurationExpr, step_s: float | None, range_s: float | None) -> float:
+def _eval(node: DurationExpr, query: Mapping[str, float]) -> float:
     op = node.op
-    if op == "step":
-        if step_s is None:
-            raise ValueError("step() is only known when the query runs")
-        return step_s
-    if op == "range":
-        if range_s is None:
-            raise ValueError("range() is only known when the query runs")
-        return range_s
-    rhs = eval_duration(node.rhs, step_s, range_s) if node.rhs is not None else 0.0
+    if op in ("step", "range", "start", "end"):
+        if op not in query:
+            raise ValueError(f"{op}() is only known when the query runs")
+        return query[op]
+    rhs = eval_duration(node.rhs, query) if node.rhs is not None else 0.0
     if node.lhs is None:
         return -rhs if op == "-" else rhs
-    lhs = eval_duration(node.lhs, step_s, range_s)
+    lhs = eval_duration(node.lhs, query)
     if op == "+":
         return lhs + rhs
     if op == "-":

@@ -222,6 +222,10 @@ def _lex_into(s: str, out: list[Token]) -> None:
         if c == "!":
             nxt = s[i + 1] if i + 1 < n else ""
             raise _LexError(f"unexpected character after '!': {_go_char(nxt)}", i)
+        if two in ("</", ">/"):
+            append(Token(OP, two, i))
+            i += 2
+            continue
         op = _OPERATORS_1.get(c)
         if op is not None:
             append(Token(OP, op, i))

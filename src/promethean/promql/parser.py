@@ -81,6 +81,8 @@ _BIN_PREC = {
     "/": 5,
     "%": 5,
     "atan2": 5,
+    "</": 5,
+    ">/": 5,
     "^": 6,
 }
 _UNARY_OPERAND_PREC = 6
@@ -92,6 +94,7 @@ _MATCH_OPS["!~"] = MatchType.NOT_REGEX
 # Keywords that may also name a metric when they stand where an expression starts.
 _NAME_KEYWORDS = frozenset({"by", "offset", "without", "and", "or", "unless"})
 _GROUP_LABEL_KINDS = frozenset({lx.IDENTIFIER, lx.METRIC_IDENTIFIER, lx.KEYWORD, lx.AGGR, lx.OP})
+_DURATION_FUNCS = frozenset({"step", "range", "start", "end", "min_of", "max_of"})
 _DUR_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "^": 3}
 _ANCHORED_FUNCS = ("changes", "delta", "increase", "rate", "resets")
 _SMOOTHED_FUNCS = ("delta", "increase", "rate")
@@ -226,6 +229,8 @@ class _Parser:
             return self.vector_selector("", tok.pos, brace_taken=True)
         if kind == lx.IDENTIFIER:
             if self.peek().kind == lx.LEFT_PAREN:
+                if tok.val.lower() in _DURATION_FUNCS and get_function(tok.val) is None:
+                    return self.duration_call(tok)
                 return self.call(tok)
             return self.vector_selector(tok.val, tok.pos)
         if kind == lx.METRIC_IDENTIFIER:
@@ -277,8 +282,6 @@ class _Parser:
             ms = parse_duration_ms(tok.val)
         except ValueError as err:
             self.fail(str(err), tok.pos)
-        if ms == 0:
-            self.fail("duration must be greater than 0", tok.pos)
         return ms
 
     # -- selectors -----------------------------------------------------------
@@ -539,6 +542,8 @@ class _Parser:
             self.unexpected(tok, "subquery or range", '":" or "]"')
         if not isinstance(expr, VectorSelector):
             self.fail("ranges only allowed for vector selectors", lb.pos)
+        if rng <= 0 and rng_expr is None:
+            self.fail("duration must be greater than 0", lb.pos + 1)
         if expr.offset_ms or expr.offset_expr is not None:
             self.fail("no offset modifiers allowed before range", lb.pos)
         if expr.timestamp_ms is not None or expr.start_or_end is not None:
@@ -650,18 +655,18 @@ class _Parser:
 
     def duration_unary(self, context: str, expected: str) -> DurationNode:
         tok = self.peek()
-        if tok.kind == lx.OP and tok.val == "-":
+        if tok.kind == lx.OP and tok.val in ("-", "+"):
             self.next()
             operand = self.duration_expr(_DUR_PREC["^"], context, expected)
-            return _negate(operand, tok.pos)
+            return _signed(tok.val, operand, tok.pos)
         return self.duration_primary(context, expected)
 
     def duration_operand(self, context: str, expected: str) -> DurationNode:
         """What ``offset`` takes without parentheses: one signed term, no operators."""
         tok = self.peek()
-        if tok.kind == lx.OP and tok.val == "-":
+        if tok.kind == lx.OP and tok.val in ("-", "+"):
             self.next()
-            return _negate(self.duration_primary(context, expected), tok.pos)
+            return _signed(tok.val, self.duration_primary(context, expected), tok.pos)
         return self.duration_primary(context, expected)
 
     def duration_primary(self, context: str, expected: str) -> DurationNode:
@@ -680,7 +685,7 @@ class _Parser:
             return DurationExpr("", None, inner, True, pos=pos)
         word = tok.val.lower()
         if tok.kind == lx.IDENTIFIER and self.peek().kind == lx.LEFT_PAREN:
-            if word in ("step", "range"):
+            if word in ("step", "range", "start", "end"):
                 self.next()
                 self.expect(lx.RIGHT_PAREN, f"{word}()", '")"')
                 return DurationExpr(word, pos=(tok.pos, self.last_end))
@@ -693,6 +698,15 @@ class _Parser:
                 return DurationExpr(word, a, b, pos=(tok.pos, self.last_end))
         self.unexpected(tok, context, expected)
 
+    def duration_call(self, tok: Token) -> DurationExpr:
+        """``step()``, ``range()``, ``start()``, ``end()``, ``min_of``/``max_of`` as scalars."""
+        if not self.opts.enable_duration_expressions:
+            self.fail("experimental duration expression is not enabled", tok.pos)
+        self.i -= 1
+        node = self.duration_primary("", "")
+        assert isinstance(node, DurationExpr)
+        return node
+
     # -- check phase ---------------------------------------------------------
 
     def check(self, node: Expr) -> Expr:
@@ -700,7 +714,7 @@ class _Parser:
         if isinstance(node, VectorSelector):
             self._check_selector(node)
             return node
-        if isinstance(node, NumberLiteral | StringLiteral):
+        if isinstance(node, NumberLiteral | StringLiteral | DurationExpr):
             return node
         if isinstance(node, MatrixSelector):
             self._check_selector(node.vector_selector)
@@ -802,6 +816,10 @@ class _Parser:
                     checked.append(arg)
                     continue
                 idx = nargs - 1
+            if fn.name == "info" and i == 1 and isinstance(arg, VectorSelector):
+                # info's label selector may match empty values: it filters data labels.
+                checked.append(arg)
+                continue
             checked.append(self._expect_type(arg, fn.arg_types[idx], context))
             if isinstance(arg, MatrixSelector):
                 self._check_extended(arg.vector_selector, fn.name, arg.pos[0])
@@ -876,10 +894,11 @@ class _Parser:
         return replace(node, lhs=lhs, rhs=rhs, matching=vm)
 
 
-def _negate(node: DurationNode, pos: int) -> DurationNode:
+def _signed(sign: str, node: DurationNode, pos: int) -> DurationNode:
     if isinstance(node, NumberLiteral):
-        return NumberLiteral(-node.value, node.duration, pos=(pos, node.pos[1]))
-    return DurationExpr("-", None, node, pos=(pos, node.pos[1]))
+        value = -node.value if sign == "-" else node.value
+        return NumberLiteral(value, node.duration, pos=(pos, node.pos[1]))
+    return DurationExpr(sign, None, node, pos=(pos, node.pos[1]))
 
 
 def _go_f(value: float) -> str:

@@ -126,7 +126,11 @@ def _at(timestamp_ms: int | None, start_or_end: str | None) -> str:
 def _offset(offset_ms: int, offset_expr: DurationExpr | None) -> str:
     if offset_expr is not None:
         text = _duration(offset_expr)
-        if offset_expr.op in _DUR_BINARY and offset_expr.lhs is not None:
+        if (
+            offset_expr.op in _DUR_BINARY
+            and offset_expr.lhs is not None
+            and not offset_expr.wrapped
+        ):
             text = f"({text})"
         return f" offset {text}"
     if offset_ms > 0:
@@ -148,7 +152,7 @@ def _duration(node: DurationNode) -> str:
     if isinstance(node, NumberLiteral):
         return _number(node)
     op = node.op
-    if op in ("step", "range"):
+    if op in ("step", "range", "start", "end"):
         text = f"{op}()"
     elif op in ("min_of", "max_of"):
         assert node.lhs is not None and node.rhs is not None
@@ -231,4 +235,6 @@ def _fmt(node: Expr) -> str:
         )
     if isinstance(node, ParenExpr):
         return f"({_fmt(node.expr)})"
+    if isinstance(node, DurationExpr):
+        return _duration(node)
     return f"{node.op}{_fmt(node.expr)}"
