@@ -116,8 +116,9 @@ class DurationExpr:
     """Arithmetic on durations (experimental): ``5m * 2``, ``-step()``, ``min_of(a, b)``.
 
     ``op`` is one of ``+ - * / % ^`` (``lhs`` is None for unary minus), ``step``,
-    ``range``, ``start`` and ``end`` (no operands; also usable as scalar expressions), ``min_of``/``max_of`` (two operands), or ``""``
-    for a parenthesised literal. ``wrapped`` keeps the user's parentheses so
+    ``range``, ``start`` and ``end`` (no operands; also usable as scalar
+    expressions), ``min_of``/``max_of`` (two operands), or ``""`` for a
+    parenthesised literal. ``wrapped`` keeps the user's parentheses so
     the printer writes them back.
     """
 
