@@ -149,3 +149,25 @@ def tls_handshake(port: int, context: ssl.SSLContext, timeout: float = 10.0) -> 
     except BaseException:
         raw.close()
         raise
+
+
+def conformance_dir() -> Path:
+    """The upstream web-config test data: $PROMETHEAN_CONFORMANCE_DIR or ../shared/conformance.
+
+    Missing data fails under CI=true and skips (with the reason) elsewhere.
+    """
+    import pytest
+
+    root = os.environ.get("PROMETHEAN_CONFORMANCE_DIR")
+    base = (
+        Path(root)
+        if root
+        else Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+    )
+    path = base / "web-config"
+    if not path.is_dir():
+        reason = f"web-config conformance data not found at {path}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path

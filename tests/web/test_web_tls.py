@@ -107,7 +107,8 @@ def test_default_refuses_cbc_and_rsa_key_exchange(pki: PKI) -> None:
 def test_min_version_tls13_refuses_tls12(pki: PKI) -> None:
     path = pki.dir / "web13.yml"
     path.write_text(
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  min_version: TLS13\n"
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+        "  min_version: TLS13\n"
     )
     with running_server(path) as srv:
         with pytest.raises(ssl.SSLError):
