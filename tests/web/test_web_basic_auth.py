@@ -160,7 +160,8 @@ def test_throttle_blocks_the_attacker_only(tmp_path: Path) -> None:
 def test_rate_limit_answers_429_before_auth(tmp_path: Path) -> None:
     path = tmp_path / "web.yml"
     path.write_text(
-        f"basic_auth_users:\n  alice: '{_hash('s3cret')}'\nrate_limit:\n  interval: 1h\n  burst: 2\n"
+        f"basic_auth_users:\n  alice: '{_hash('s3cret')}'\n"
+        "rate_limit:\n  interval: 1h\n  burst: 2\n"
     )
     with running_server(path) as srv:
         assert request(srv.port, headers=basic("alice", "s3cret"))[0] == 200
