@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 
 from promethean.logs import kv
 from promethean.web._durations import parse_prom_duration
@@ -230,7 +229,7 @@ class WebServer:
         self._sockets: list[socket.socket] = []
         self._accepting: list[asyncio.Task[None]] = []
         self._opening: set[asyncio.Task[None]] = set()
-        self._slot_of: dict[RequestHandler, _Slot] = {}
+        self._slot_of: dict[web.RequestHandler, _Slot] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closing = False
 
@@ -278,7 +277,7 @@ class WebServer:
         assert server is not None
         original_lost = server.connection_lost
 
-        def connection_lost(handler: RequestHandler, exc: BaseException | None = None) -> None:
+        def connection_lost(handler: web.RequestHandler, exc: BaseException | None = None) -> None:
             original_lost(handler, exc)
             slot = self._slot_of.pop(handler, None)
             if slot is not None:
@@ -357,7 +356,7 @@ class WebServer:
             if ctx is not None and not await self._tls_expected(conn):
                 return
 
-            def factory() -> RequestHandler:
+            def factory() -> web.RequestHandler:
                 handler = server()
                 self._slot_of[handler] = slot
                 return handler
