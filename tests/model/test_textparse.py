@@ -32,7 +32,7 @@ http_request_duration_seconds_count 144320
 rpc_duration_seconds{quantile="0.5"} 4773
 rpc_duration_seconds_sum 1.7560473e+07
 rpc_duration_seconds_count 2693
-"""
+"""  # noqa: E501
 
 
 def test_documented_example() -> None:
