@@ -111,12 +111,12 @@ def main() -> int:
             authed.append(_run(str(config), args.requests, {"Authorization": f"Basic {token}"}))
     best_plain, best_auth = max(plain), max(authed)
     print(f"requests per run: {args.requests}, keep-alive connections: {CONCURRENCY}")
-    print(
-        f"no auth:            {best_plain:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in plain)})"
-    )
-    print(
-        f"basic auth, cached: {best_auth:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in authed)})"
-    )
+    for label, best, rounds in (
+        ("no auth:           ", best_plain, plain),
+        ("basic auth, cached:", best_auth, authed),
+    ):
+        shown = ", ".join(f"{r:.0f}" for r in rounds)
+        print(f"{label} {best:8.0f} req/s  (rounds: {shown})")
     ratio = best_auth / best_plain
     print(f"ratio auth/no-auth: {ratio:.3f}  (throughput cost {100 * (1 - ratio):.1f}%)")
     return 0
