@@ -244,11 +244,13 @@ ERRORS = [
     ("foo[5m", "1:7: parse error: unclosed left bracket"),
     (
         "rate(x)",
-        '1:6: parse error: expected type range vector in call to function "rate", got instant vector',
+        '1:6: parse error: expected type range vector in call to function "rate", '
+        "got instant vector",
     ),
     (
         "sum(x[5m])",
-        "1:5: parse error: expected type instant vector in aggregation expression, got range vector",
+        "1:5: parse error: expected type instant vector in aggregation expression, "
+        "got range vector",
     ),
     ("nope()", '1:1: parse error: unknown function with name "nope"'),
     ("floor()", '1:1: parse error: expected 1 argument(s) in call to "floor", got 0'),
@@ -262,7 +264,8 @@ ERRORS = [
     ),
     (
         "topk(x)",
-        "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1",
+        "1:1: parse error: wrong number of arguments for aggregate expression provided, "
+        "expected 2, got 1",
     ),
     (
         "topk(x, y)",
@@ -298,7 +301,7 @@ ERRORS = [
     ("0deadbeef", '1:1: parse error: bad number or duration syntax: "0de"'),
     ("foo bar", '1:5: parse error: unexpected identifier "bar"'),
     ("sum(x)\n  + * 2", "2:5: parse error: unexpected <op:*>"),
-    ("é + ü", "1:6: parse error: unexpected character: 'ü'"),
+    ('"é" + ü', "1:8: parse error: unexpected character: 'ü'"),
 ]
 
 
