@@ -418,7 +418,8 @@ def unquote_string(raw: str) -> str:
                 if d not in _HEX_DIGITS:
                     raise ValueError(f"illegal character {_go_unicode(d)} in escape sequence")
             if len(digits) < width:
-                raise ValueError("escape sequence not terminated")
+                # Upstream reads on into the closing quote.
+                raise ValueError(f"illegal character {_go_unicode(quote)} in escape sequence")
             code = int(digits, 16)
             i += width
             if e == "x":
@@ -433,7 +434,7 @@ def unquote_string(raw: str) -> str:
                 if not "0" <= d <= "7":
                     raise ValueError(f"illegal character {_go_unicode(d)} in escape sequence")
             if len(digits) < 3:
-                raise ValueError("escape sequence not terminated")
+                raise ValueError(f"illegal character {_go_unicode(quote)} in escape sequence")
             code = int(digits, 8)
             if code > 255:
                 raise ValueError("escape sequence is an invalid Unicode code point")
