@@ -67,6 +67,7 @@ def _version_context(pki: PKI, version: ssl.TLSVersion) -> ssl.SSLContext:
     return ctx
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_default_accepts_tls12_and_tls13_only(pki: PKI) -> None:
     with running_server(pki.config()) as srv:
         for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
