@@ -222,3 +222,60 @@ def test_no_security_headers_unless_configured() -> None:
     assert status == 200
     assert "X-Frame-Options" not in hdrs
     assert "Strict-Transport-Security" not in hdrs
+
+
+def test_bad_login_flood_does_not_stall_other_requests(tmp_path: Path) -> None:
+    """bcrypt runs off the event loop: an exempt request overtakes a queue of bad logins."""
+    import threading
+    import time
+
+    path = tmp_path / "web.yml"
+    slow = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(12)).decode()
+    path.write_text(f"basic_auth_users:\n  alice: '{slow}'\nauth_exempt_paths: [/-/healthy]\n")
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def bad_login(i: int) -> None:
+        status = request(srv.port, headers=basic("alice", f"guess{i}"), timeout=60)[0]
+        with lock:
+            finished.append(f"bad-{status}")
+
+    with running_server(path, bcrypt_concurrency=1) as srv:
+        flood = [threading.Thread(target=bad_login, args=(i,)) for i in range(6)]
+        for t in flood:
+            t.start()
+        # Wait (bounded) until the whole flood is connected and queued on bcrypt.
+        for _ in range(500):
+            if srv.server.connections >= 6:
+                break
+            time.sleep(0.01)
+        status = request(srv.port, "/-/healthy")[0]
+        with lock:
+            finished.append(f"healthy-{status}")
+        for t in flood:
+            t.join(60)
+    assert finished[-1] == "bad-401", finished
+    assert finished.index("healthy-200") < len(finished) - 1
+    assert finished.count("bad-401") == 6
+
+
+def test_success_cache_is_bounded_and_unknown_users_cost_the_same() -> None:
+    import asyncio
+
+    from promethean.web.webconfig import bcrypt_cost
+
+    async def scenario() -> tuple[list[bool], int]:
+        auth = BasicAuthenticator(max_concurrent=1, cache_size=2)
+        users = {u: _hash(u).encode() for u in ("a", "b", "c")}
+        try:
+            for user in ("a", "b", "c"):
+                assert await auth.check(users, user, user.encode())
+            cached = [auth.cached(users, u, u.encode()) for u in ("a", "b", "c")]
+            dummy = auth._dummy_hash({"x": _hash("x").encode(), "y": users["a"]})
+        finally:
+            auth.close()
+        return cached, bcrypt_cost(dummy)
+
+    cached, dummy_cost = asyncio.run(scenario())
+    assert cached == [False, True, True]
+    assert dummy_cost == 4  # the cost the configured users have
