@@ -318,3 +318,12 @@ def test_extended_selector_function_check() -> None:
     assert info.value.message == (
         "smoothed modifier can only be used with: delta, increase, rate - not with deriv"
     )
+
+
+def test_long_chains_parse_and_deep_nesting_is_refused_cleanly() -> None:
+    chain = " or ".join(f"m{i}" for i in range(3000))
+    tree = parse_expr(chain)
+    assert tree.type is ValueType.VECTOR
+    with pytest.raises(PromQLParseError) as info:
+        parse_expr("(" * 5000 + "1" + ")" * 5000)
+    assert str(info.value) == "1:1: parse error: expression nested too deeply"

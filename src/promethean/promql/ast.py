@@ -258,12 +258,12 @@ class BinaryExpr:
     return_bool: bool = False
     pos: tuple[int, int] = field(default=_NO_POS, compare=False, repr=False)
     op_pos: int = field(default=0, compare=False, repr=False)
+    # Computed once: asking a deep tree for its type must not walk it every time.
+    type: ValueType = field(init=False, compare=False, repr=False)
 
-    @property
-    def type(self) -> ValueType:
-        if self.lhs.type is ValueType.SCALAR and self.rhs.type is ValueType.SCALAR:
-            return ValueType.SCALAR
-        return ValueType.VECTOR
+    def __post_init__(self) -> None:
+        scalar = self.lhs.type is ValueType.SCALAR and self.rhs.type is ValueType.SCALAR
+        object.__setattr__(self, "type", ValueType.SCALAR if scalar else ValueType.VECTOR)
 
 
 @dataclass(frozen=True, slots=True)

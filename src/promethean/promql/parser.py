@@ -109,11 +109,15 @@ def parse_expr(query: str, options: ParserOptions | None = None) -> Expr:
     p = _Parser(query, options or DEFAULT_OPTIONS)
     if p.peek().kind == lx.EOF:
         p.fail("no expression found in input", 0)
-    expr = p.expr(0)
-    tok = p.peek()
-    if tok.kind != lx.EOF:
-        p.unexpected(tok)
-    return p.check(expr)
+    try:
+        expr = p.expr(0)
+        tok = p.peek()
+        if tok.kind != lx.EOF:
+            p.unexpected(tok)
+        return p.check(expr)
+    except RecursionError:
+        # Python's stack, unlike Go's, is bounded: refuse, never crash.
+        p.fail("expression nested too deeply", 0)
 
 
 def parse_metric_selector(query: str) -> tuple[Matcher, ...]:
@@ -843,7 +847,18 @@ class _Parser:
             )
 
     def _check_binary(self, node: BinaryExpr) -> Expr:
-        lhs = self.check(node.lhs)
+        # Walk the left spine iteratively: long chains (a or b or c ...) stay flat.
+        spine: list[BinaryExpr] = []
+        current: Expr = node
+        while isinstance(current, BinaryExpr):
+            spine.append(current)
+            current = current.lhs
+        lhs = self.check(current)
+        for item in reversed(spine):
+            lhs = self._check_binary_one(item, lhs)
+        return lhs
+
+    def _check_binary_one(self, node: BinaryExpr, lhs: Expr) -> Expr:
         rhs = self.check(node.rhs)
         lt, rt = lhs.type, rhs.type
         op = node.op

@@ -204,8 +204,17 @@ def _fmt(node: Expr) -> str:
     if isinstance(node, StringLiteral):
         return quote_string(node.value)
     if isinstance(node, BinaryExpr):
-        bool_str = " bool" if node.return_bool else ""
-        return f"{_fmt(node.lhs)} {node.op}{bool_str}{_matching(node.matching)} {_fmt(node.rhs)}"
+        # Left spine iteratively, so long chains (a or b or ...) do not recurse.
+        spine: list[BinaryExpr] = []
+        current: Expr = node
+        while isinstance(current, BinaryExpr):
+            spine.append(current)
+            current = current.lhs
+        parts = [_fmt(current)]
+        for item in reversed(spine):
+            bool_str = " bool" if item.return_bool else ""
+            parts.append(f" {item.op}{bool_str}{_matching(item.matching)} {_fmt(item.rhs)}")
+        return "".join(parts)
     if isinstance(node, Call):
         return f"{node.func.name}({', '.join(_fmt(a) for a in node.args)})"
     if isinstance(node, AggregateExpr):
