@@ -135,7 +135,7 @@ def test_invalid_config_at_startup_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("tls_server_config:\n  cert_file: server.crt\n")
     with pytest.raises(ConfigError) as err:
         WebServer(web.Application(), [":0"], bad)
-    assert str(err.value) == f"{bad}:1:1: tls_server_config: missing key_file"
+    assert str(err.value) == f"{bad}:1:1: tls_server_config.key_file: missing key_file"
 
 
 def test_throttle_blocks_the_attacker_only(tmp_path: Path) -> None:

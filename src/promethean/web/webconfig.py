@@ -22,7 +22,15 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from promethean.config import ConfigError, ConfigModel, Secret, load_config, parse_config
 from promethean.web._durations import parse_go_duration
@@ -79,6 +87,16 @@ class TLSMaterial:
 
     def __repr__(self) -> str:  # never print key material
         return f"TLSMaterial(files={[str(f) for f in self.files]!r})"
+
+
+def _field_error(field: str, message: str) -> ValidationError:
+    """An error located at ``field`` (so the message points at its line), not the section."""
+    detail = InitErrorDetails(
+        type=PydanticCustomError("web_config", "{message}", {"message": message}),
+        loc=(field,),
+        input=None,
+    )
+    return ValidationError.from_exception_data("TLSServerConfig", [detail])
 
 
 def _resolve(base: Path | None, name: str) -> Path:
@@ -205,51 +223,66 @@ class TLSServerConfig(ConfigModel):
         base = (info.context or {}).get("base_dir")
         base_dir = Path(base) if base is not None else None
         if not self.cert_file and not self.cert:
-            raise ValueError("missing cert_file")
+            raise _field_error("cert_file", "missing cert_file")
         if not self.key_file and not self.key:
-            raise ValueError("missing key_file")
+            raise _field_error("key_file", "missing key_file")
         files: list[Path] = []
-        if self.cert_file:
-            path = _resolve(base_dir, self.cert_file)
-            cert_pem = _read("cert_file", path)
+
+        def read(field: str, name: str) -> bytes:
+            path = _resolve(base_dir, name)
+            try:
+                data = _read(field, path)
+            except ValueError as exc:
+                raise _field_error(field, str(exc)) from None
             files.append(path)
-        else:
-            cert_pem = self.cert.encode()
+            return data
+
+        cert_pem = read("cert_file", self.cert_file) if self.cert_file else self.cert.encode()
         if self.key_file:
-            path = _resolve(base_dir, self.key_file)
-            key_pem = _read("key_file", path)
-            files.append(path)
+            key_pem = read("key_file", self.key_file)
         else:
             assert self.key is not None
             key_pem = self.key.reveal().encode()
-        _check_key_pair(cert_pem, key_pem)
+        try:
+            _check_key_pair(cert_pem, key_pem)
+        except ValueError as exc:
+            raise _field_error("key_file" if self.key_file else "key", str(exc)) from None
         ca_pem: bytes | None = None
         ca_certs: list[x509.Certificate] = []
         if self.client_ca_file:
-            path = _resolve(base_dir, self.client_ca_file)
-            ca_pem = _read("client_ca_file", path)
-            files.append(path)
+            ca_pem = read("client_ca_file", self.client_ca_file)
             ca_certs = _load_certs(ca_pem)
             if not ca_certs:
-                raise ValueError(f"client_ca_file ({path}) contains no PEM certificate")
+                raise _field_error(
+                    "client_ca_file",
+                    f"client_ca_file ({files[-1]}) contains no PEM certificate",
+                )
         auth = self.client_auth
         if ca_pem is not None and auth is ClientAuth.NO_CLIENT_CERT:
-            raise ValueError("client CA's have been configured without a Client Auth Policy")
+            raise _field_error(
+                "client_ca_file", "client CA's have been configured without a Client Auth Policy"
+            )
         if auth is ClientAuth.REQUIRE_AND_VERIFY_CLIENT_CERT and ca_pem is None:
-            raise ValueError(
+            raise _field_error(
+                "client_auth_type",
                 "client_auth_type RequireAndVerifyClientCert needs client_ca_file: "
-                "without it no client certificate can be verified"
+                "without it no client certificate can be verified",
             )
         if self.client_allowed_sans is not None:
             if not auth.requires_cert:
-                raise ValueError(
+                raise _field_error(
+                    "client_allowed_sans",
                     "client_allowed_sans requires client_auth_type to be one of "
-                    "RequireAnyClientCert or RequireAndVerifyClientCert"
+                    "RequireAnyClientCert or RequireAndVerifyClientCert",
                 )
-            _check_pins(ca_certs, self.client_allowed_sans)
+            try:
+                _check_pins(ca_certs, self.client_allowed_sans)
+            except ValueError as exc:
+                raise _field_error("client_allowed_sans", str(exc)) from None
         if TLS_VERSIONS[self.min_version] > TLS_VERSIONS[self.max_version]:
-            raise ValueError(
-                f"min_version {self.min_version} is greater than max_version {self.max_version}"
+            raise _field_error(
+                "min_version",
+                f"min_version {self.min_version} is greater than max_version {self.max_version}",
             )
         self._material = TLSMaterial(cert_pem, key_pem, ca_pem, tuple(files))
         return self
