@@ -235,3 +235,21 @@ def test_certificate_is_reloaded_without_restart(pki: PKI) -> None:
         assert sock.getpeercert(binary_form=True) == second
         sock.close()
         assert srv.server.watcher.failures == 1
+
+
+def test_without_openssl_access_such_configs_are_refused_not_weakened(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promethean.config import ConfigError
+    from promethean.web import _openssl, validate_web_config_file
+
+    monkeypatch.setattr(_openssl, "_probed", True)
+    monkeypatch.setattr(_openssl, "_lib", None)
+    monkeypatch.setattr(_openssl, "_problem", "libssl could not be located")
+    with pytest.raises(ConfigError, match="RequireAnyClientCert needs direct OpenSSL access"):
+        validate_web_config_file(pki.config(client_auth="RequireAnyClientCert"))
+    with pytest.raises(ConfigError, match="more than one curve needs direct OpenSSL access"):
+        validate_web_config_file(pki.config("  curve_preferences: [X25519, CurveP256]\n"))
+    # What the ssl module can do itself still works.
+    validate_web_config_file(pki.config("  curve_preferences: [CurveP384]\n"))
+    validate_web_config_file(pki.config(client_auth="RequireAndVerifyClientCert", ca=True))
