@@ -13,7 +13,6 @@ from _webtest_support import running_server
 import promethean.web
 from promethean.logs import setup_logging
 from promethean.web import add_web_flags, api_error, api_success, web_options
-from promethean.web._durations import parse_go_duration, parse_prom_duration
 
 
 def test_success_envelope_bytes() -> None:
@@ -98,22 +97,6 @@ def test_web_flags() -> None:
     assert opts.listen_addresses == (":1", "[::1]:2")
     assert (opts.config_file, opts.read_timeout, opts.header_timeout) == ("w.yml", 90.0, 5.0)
     assert opts.max_connections == 7
-
-
-def test_durations() -> None:
-    assert parse_go_duration("1s") == 1.0
-    assert parse_go_duration("1m30.5s") == 90.5
-    assert parse_go_duration("250ms") == 0.25
-    assert parse_go_duration(0) == 0.0
-    assert parse_go_duration(1_000_000_000) == 1.0
-    with pytest.raises(ValueError, match='time: invalid duration "1x"'):
-        parse_go_duration("1x")
-    with pytest.raises(ValueError, match="missing unit"):
-        parse_go_duration("10")
-    assert parse_prom_duration("5m") == 300.0
-    assert parse_prom_duration("1d2h") == 93600.0
-    with pytest.raises(ValueError):
-        parse_prom_duration("2h1d")
 
 
 def test_public_surface() -> None:

@@ -1,7 +1,11 @@
-"""Prometheus durations (``1h30m``, ``5m``, ``15d``, ``500ms``), as config and flags write them.
+"""Duration strings as operators already write them for the Go binaries.
 
-The grammar is upstream's: units y, w, d, h, m, s, ms in that order, each at
-most once, integers only; ``0`` alone is allowed. A year is 365 days.
+Two dialects exist. Prometheus durations (``1h30m``, ``5m``, ``15d``,
+``500ms``) are what flags and most config fields use: units y, w, d, h, m, s,
+ms in that order, each at most once, integers only; ``0`` alone is allowed; a
+year is 365 days. Go ``time.Duration`` values (``1.5s``, ``300ms``, ``1h2m``,
+or a bare integer meaning nanoseconds) appear where upstream decodes YAML
+straight into a Go duration, such as the web config file's ``rate_limit``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ _PATTERN = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
 _MAX_MS = (1 << 63) - 1
+_GO_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def parse_duration_ms(text: str) -> int:
@@ -59,3 +74,33 @@ def format_duration_ms(ms: int) -> str:
             n, ms = divmod(ms, unit_ms)
             out.append(f"{n}{unit}")
     return sign + "".join(out)
+
+
+def parse_go_duration(value: object) -> float:
+    """Seconds from a Go ``time.Duration`` YAML value; raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("invalid duration: must be a string such as 1s or 500ms")
+    if isinstance(value, int):
+        return value * 1e-9
+    if not isinstance(value, str):
+        raise ValueError("invalid duration: must be a string such as 1s or 500ms")
+    text = value
+    sign = 1.0
+    if text[:1] in ("+", "-"):
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    if text == "0":
+        return 0.0
+    if not text:
+        raise ValueError(f'time: invalid duration "{value}"')
+    total = 0.0
+    pos = 0
+    while pos < len(text):
+        match = _GO_PART.match(text, pos)
+        if match is None:
+            if re.match(r"\d", text[pos:]) and not re.search(r"[a-zµμ]", text[pos:]):
+                raise ValueError(f'time: missing unit in duration "{value}"')
+            raise ValueError(f'time: invalid duration "{value}"')
+        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        pos = match.end()
+    return sign * total

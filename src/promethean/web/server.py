@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from promethean.logs import kv
-from promethean.web._durations import parse_prom_duration
+from promethean.model.durations import parse_duration
 from promethean.web.accesslog import AccessLogger
 from promethean.web.basicauth import BasicAuthenticator
 from promethean.web.middleware import install
@@ -73,7 +73,7 @@ class WebOptions:
 
 def _duration_flag(text: str) -> float:
     try:
-        return parse_prom_duration(text)
+        return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

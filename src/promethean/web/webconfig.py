@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from promethean.config import ConfigError, ConfigModel, Secret, load_config, parse_config
-from promethean.web._durations import parse_go_duration
+from promethean.model.durations import parse_go_duration
 from promethean.web.tlsnames import CIPHER_SUITES, CURVES, TLS_VERSIONS, ClientAuth
 
 __all__ = [
