@@ -35,8 +35,10 @@ def start_gateway(
         asyncio.set_event_loop(loop)
 
         async def start() -> None:
-            api = PushgatewayAPI(Store(consistency_check), persistence, options or Options())
-            app = build_app(api, max_body)
+            opts = options or Options()
+            opts.max_body = max_body
+            api = PushgatewayAPI(Store(consistency_check), persistence, opts)
+            app = build_app(api)
             app_runner = web.AppRunner(app, access_log=None)
             await app_runner.setup()
             site = web.TCPSite(app_runner, "127.0.0.1", 0)

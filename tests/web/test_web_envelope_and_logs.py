@@ -110,6 +110,7 @@ def test_public_surface() -> None:
         "api_error",
         "api_success",
         "build_ssl_context",
+        "client_identity",
         "dumps",
         "load_web_config",
         "parse_web_config",

@@ -36,6 +36,7 @@ from promethean.pushgateway.store import (
     Store,
 )
 from promethean.pushgateway.textfmt import format_value
+from promethean.web import client_identity, read_body
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Options:
     enable_admin_api: bool = False
     enable_lifecycle: bool = False
     flags: dict[str, str] | None = None
+    max_body: int = 64 << 20
 
 
 def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -118,10 +120,13 @@ class PushgatewayAPI:
             return _plain(status, f"{exc}\n" if status == 404 else str(exc))
         if method == "DELETE":
             await self._mutate(lambda: self._delete(key))
-            log.info("group deleted", extra=kv(component="api", group=dict(key), **_who(request)))
+            log.info(
+                "group deleted",
+                extra=kv(component="api", group=dict(key), **client_identity(request)),
+            )
             self._count(202, "delete", method)
             return web.Response(status=202)
-        body = await request.read()
+        body = await read_body(request, self.options.max_body)
         try:
             families = parse_push(self.store, key, body, request.headers.get("Content-Type", ""))
         except ParseError as exc:
@@ -229,7 +234,9 @@ class PushgatewayAPI:
                     self.persistence.record({"op": "wipe"})
 
         await self._mutate(do_wipe)
-        log.warning("all groups wiped via admin API", extra=kv(component="api", **_who(request)))
+        log.warning(
+            "all groups wiped via admin API", extra=kv(component="api", **client_identity(request))
+        )
         return web.Response(status=202)
 
     async def quit(self, request: web.Request) -> web.StreamResponse:
@@ -239,7 +246,7 @@ class PushgatewayAPI:
             return _plain(403, "Lifecycle API is not enabled.")
         log.warning(
             "received termination request via web service, exiting gracefully...",
-            extra=kv(component="api", **_who(request)),
+            extra=kv(component="api", **client_identity(request)),
         )
         self.quit_event.set()
         return _plain(200, "Requesting termination... Goodbye!")
@@ -250,16 +257,11 @@ class PushgatewayAPI:
         return _plain(200, "OK\n")
 
 
-def build_app(api: PushgatewayAPI, max_body: int = 64 << 20) -> web.Application:
-    app = web.Application(client_max_size=max_body)
+def build_app(api: PushgatewayAPI) -> web.Application:
+    # Bodies are read with read_body and the push limit; aiohttp's own cap must not be lower.
+    app = web.Application(client_max_size=max(api.options.max_body, 1 << 20))
     app.add_routes(api.routes())
     return app
-
-
-def _who(request: web.Request) -> dict[str, str]:
-    """Audit fields: client address and authenticated user (never credentials)."""
-    user = request.get("auth_user")
-    return {"remote": request.remote or "", **({"user": str(user)} if user else {})}
 
 
 def _parse_error_text(exc: ParseError, request: web.Request) -> str:

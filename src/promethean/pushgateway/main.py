@@ -8,26 +8,20 @@ import logging
 import signal
 import sys
 
-from aiohttp import web
-
+from promethean.config import ConfigError
 from promethean.logs import kv, setup_logging
 from promethean.model.durations import parse_duration
 from promethean.pushgateway.api import Options, PushgatewayAPI, build_app
 from promethean.pushgateway.persistence import Persistence, PersistenceError
 from promethean.pushgateway.store import Store
+from promethean.web import WebServer, add_web_flags, web_options
 
 log = logging.getLogger("promethean.pushgateway")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    add_web_flags(parser, ":9091")
     add = parser.add_argument
-    add(
-        "--web.listen-address",
-        dest="listen",
-        action="append",
-        default=None,
-        help="address to listen on (repeatable; default :9091)",
-    )
     add("--web.telemetry-path", dest="telemetry_path", default="/metrics")
     add("--web.external-url", dest="external_url", default="")
     add("--web.route-prefix", dest="route_prefix", default="")
@@ -98,15 +92,11 @@ def _flags(args: argparse.Namespace) -> dict[str, str]:
         "web.enable-admin-api": b(args.enable_admin_api),
         "web.enable-lifecycle": b(args.enable_lifecycle),
         "web.external-url": args.external_url,
-        "web.listen-address": ",".join(args.listen or [":9091"]),
+        "web.listen-address": ",".join(web_options(args).listen_addresses),
+        "web.config.file": args.web_config_file,
         "web.route-prefix": args.route_prefix,
         "web.telemetry-path": args.telemetry_path,
     }
-
-
-def _split_address(address: str) -> tuple[str | None, int]:
-    host, _, port = address.rpartition(":")
-    return (host.strip("[]") or None), int(port)
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -124,15 +114,17 @@ async def serve(args: argparse.Namespace) -> int:
     api = PushgatewayAPI(
         store,
         persistence,
-        Options(args.enable_admin_api, args.enable_lifecycle, _flags(args)),
+        Options(args.enable_admin_api, args.enable_lifecycle, _flags(args), args.max_body),
     )
-    app = build_app(api, args.max_body)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    for address in args.listen or [":9091"]:
-        host, port = _split_address(address)
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening", extra=kv(address=address))
+    try:
+        server = WebServer.from_options(build_app(api), web_options(args))
+        await server.start()
+    except ConfigError as exc:
+        log.error("Unable to validate web configuration file", extra=kv(err=str(exc)))
+        return 1
+    except OSError as exc:
+        log.error("cannot listen", extra=kv(err=str(exc)))
+        return 1
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,7 +147,7 @@ async def serve(args: argparse.Namespace) -> int:
         t.cancel()
     if saver:
         saver.cancel()
-    await runner.cleanup()
+    await server.stop()
     if persistence is not None:
         await asyncio.to_thread(persistence.snapshot, store)
         persistence.close()

@@ -6,7 +6,7 @@ Public surface:
   :class:`WebOptions`, :func:`validate_web_config_file`: serving an aiohttp app
   under ``--web.listen-address`` / ``--web.config.file`` and friends.
 * :func:`read_body`, :func:`plain_error`: per-route body limits (413) and
-  Go-style plain-text errors.
+  Go-style plain-text errors; :func:`client_identity` for audit log lines.
 * :func:`api_success`, :func:`api_error`, :data:`ERROR_STATUS`, :func:`dumps`:
   the Prometheus JSON envelope.
 * :class:`WebConfig`, :func:`load_web_config`, :func:`parse_web_config`:
@@ -15,7 +15,7 @@ Public surface:
 """
 
 from promethean.web.envelope import ERROR_STATUS, api_error, api_success, dumps
-from promethean.web.middleware import plain_error, read_body
+from promethean.web.middleware import client_identity, plain_error, read_body
 from promethean.web.server import (
     WebOptions,
     WebServer,
@@ -36,6 +36,7 @@ __all__ = [
     "api_error",
     "api_success",
     "build_ssl_context",
+    "client_identity",
     "dumps",
     "load_web_config",
     "parse_web_config",

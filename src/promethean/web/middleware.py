@@ -39,6 +39,19 @@ def plain_error(status: int, text: str, headers: dict[str, str] | None = None) -
     return resp
 
 
+AUTH_USER_KEY = "promethean.web.auth_user"
+"""Request key holding the basic-auth user once authenticated (audit logs read it)."""
+
+
+def client_identity(request: web.Request) -> dict[str, str]:
+    """Who made a request, for audit log lines: address and authenticated user, no secrets."""
+    user = request.get(AUTH_USER_KEY)
+    out = {"remote": request.remote or ""}
+    if user:
+        out["user"] = str(user)
+    return out
+
+
 def _unauthorized() -> web.Response:
     return plain_error(401, "Unauthorized", {"WWW-Authenticate": "Basic"})
 
@@ -66,6 +79,7 @@ async def _authenticate(
     if await auth.check(state.users, user, password):
         if throttle is not None:
             throttle.succeeded(address)
+        request[AUTH_USER_KEY] = user  # for audit lines; never the password
         return None
     if throttle is not None:
         throttle.failed(address)
