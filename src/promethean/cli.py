@@ -21,6 +21,15 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("stack",): ("promethean.stack", "run every component that exists in one process"),
     ("pushgateway",): ("promethean.pushgateway.main", "the Pushgateway (flags as upstream's)"),
     ("tool", "check", "metrics"): ("promethean.model.check", "lint metrics like promtool"),
+    ("tool", "tsdb", "create-blocks-from", "openmetrics"): (
+        "promethean.tsdb.tool_create_blocks",
+        "import OpenMetrics samples into blocks like promtool",
+    ),
+    ("tool", "tsdb", "list"): ("promethean.tsdb.tool_list", "list the blocks of a data directory"),
+    ("tool", "tsdb", "analyze"): (
+        "promethean.tsdb.tool_analyze",
+        "cardinality and churn of a block",
+    ),
     ("tool", "check", "web-config"): (
         "promethean.web.check",
         "validate --web.config.file files like promtool check web-config",

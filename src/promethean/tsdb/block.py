@@ -636,6 +636,11 @@ class Block:
             return sorted(values)
         return sorted(v for v, slot in values.items() if self._postings(slot).intersect(refs))
 
+    def series_time_range(self, ref: int) -> tuple[int, int]:
+        """First and last sample time of series ``ref`` (from chunk metadata, no decoding)."""
+        lo, hi = int(self._chunk_series_offsets[ref]), int(self._chunk_series_offsets[ref + 1])
+        return int(self._c_mint[lo]), int(self._c_maxt[hi - 1])
+
     # -- data access
 
     def series_data(
