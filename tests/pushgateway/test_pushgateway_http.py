@@ -157,3 +157,18 @@ def test_admin_wipe_when_enabled(admin_gateway: Gateway) -> None:
     assert json.loads(req(admin_gateway, "GET", "/api/v1/metrics")[2])["data"] == []
     assert req(admin_gateway, "PUT", "/-/quit")[2] == b"Requesting termination... Goodbye!"
     assert admin_gateway.api.quit_event.is_set()
+
+
+def test_route_prefix_and_telemetry_path() -> None:
+    from promethean.pushgateway.api import Options
+    from tests.pushgateway.conftest import start_gateway
+
+    gw, stop = start_gateway(Options(telemetry_path="/exposed", route_prefix="/pg"))
+    try:
+        assert req(gw, "PUT", "/pg/metrics/job/a", b"x 1\n")[0] == 200
+        status, _, body = req(gw, "GET", "/pg/exposed")
+        assert status == 200 and b'x{instance="",job="a"} 1\n' in body
+        assert req(gw, "GET", "/metrics/job/a")[0] == 404
+        assert req(gw, "GET", "/pg/-/healthy")[0] == 200
+    finally:
+        stop()

@@ -51,6 +51,8 @@ class Options:
     enable_lifecycle: bool = False
     flags: dict[str, str] | None = None
     max_body: int = 64 << 20
+    telemetry_path: str = "/metrics"
+    route_prefix: str = ""
 
 
 def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -94,7 +96,7 @@ class PushgatewayAPI:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.route("*", "/metrics/{tail:.*}", self.push_handler),
-            web.get("/metrics", self.metrics),
+            web.get(self.options.telemetry_path, self.metrics),
             web.get("/api/v1/status", self.status),
             web.get("/api/v1/metrics", self.api_metrics),
             web.route("*", "/api/v1/admin/wipe", self.wipe),
@@ -259,9 +261,15 @@ class PushgatewayAPI:
 
 def build_app(api: PushgatewayAPI) -> web.Application:
     # Bodies are read with read_body and the push limit; aiohttp's own cap must not be lower.
-    app = web.Application(client_max_size=max(api.options.max_body, 1 << 20))
+    size = max(api.options.max_body, 1 << 20)
+    app = web.Application(client_max_size=size)
     app.add_routes(api.routes())
-    return app
+    prefix = api.options.route_prefix.rstrip("/")
+    if not prefix:
+        return app
+    outer = web.Application(client_max_size=size)
+    outer.add_subapp(prefix, app)
+    return outer
 
 
 def _parse_error_text(exc: ParseError, request: web.Request) -> str:

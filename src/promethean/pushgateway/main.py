@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import urllib.parse
 
 from promethean.config import ConfigError
 from promethean.logs import kv, setup_logging
@@ -99,6 +100,13 @@ def _flags(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
+def _route_prefix(args: argparse.Namespace) -> str:
+    """As upstream: --web.route-prefix, defaulting to the path of --web.external-url."""
+    prefix: str = args.route_prefix or urllib.parse.urlparse(str(args.external_url)).path
+    prefix = prefix.strip("/")
+    return "/" + prefix if prefix else ""
+
+
 async def serve(args: argparse.Namespace) -> int:
     store = Store(consistency_check=not args.no_consistency)
     persistence: Persistence | None = None
@@ -114,7 +122,14 @@ async def serve(args: argparse.Namespace) -> int:
     api = PushgatewayAPI(
         store,
         persistence,
-        Options(args.enable_admin_api, args.enable_lifecycle, _flags(args), args.max_body),
+        Options(
+            args.enable_admin_api,
+            args.enable_lifecycle,
+            _flags(args),
+            args.max_body,
+            args.telemetry_path,
+            _route_prefix(args),
+        ),
     )
     try:
         server = WebServer.from_options(build_app(api), web_options(args))
