@@ -112,9 +112,10 @@ def _decimal_scale(values: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np
         scaled = np.round(values * _POW10[d])
         if np.abs(scaled).max() >= _EXACT_LIMIT:
             return None
-        back = scaled / _POW10[d]
+        m = scaled.astype(np.int64)
+        back = m.astype(np.float64) / _POW10[d]  # exactly what the decoder computes
         if np.array_equal(back.view(np.uint64), bits):
-            return d, scaled.astype(np.int64)
+            return d, m
     return None
 
 
