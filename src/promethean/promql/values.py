@@ -30,10 +30,15 @@ from promethean.promql.annotations import Annotations
 
 __all__ = [
     "Annotations",
+    "EvalError",
     "EvalContext",
     "RangeInput",
     "StepMatrix",
 ]
+
+
+class EvalError(Exception):
+    """A query that cannot be evaluated; ``str()`` is upstream's message (errorType execution)."""
 
 
 @dataclass
