@@ -183,52 +183,70 @@ def _decode(buf: bytes | memoryview) -> tuple[npt.NDArray[np.int64], npt.NDArray
         (first,) = _I64.unpack_from(buf, pos)
         w = buf[pos + 8]
         pos += 9
-        dod = _unzigzag(_unplanes(buf, pos, n - 2, w))
-        pos += (n - 2) * w
-        deltas = np.empty(n - 1, dtype=np.int64)
-        deltas[0] = first
-        deltas[1:] = dod
-        np.cumsum(deltas, out=deltas)
-        ts = np.empty(n, dtype=np.int64)
-        ts[0] = t0
-        np.cumsum(deltas, out=ts[1:])
-        ts[1:] += t0
+        if w == 0:  # a perfectly regular scrape: no delta-of-delta bytes at all
+            ts = t0 + first * np.arange(n, dtype=np.int64)
+        else:
+            ts = _irregular_times(buf, pos, n, w, t0, first)
+            pos += (n - 2) * w
     else:
         ts = np.array([t0], dtype=np.int64)
+    return ts, _decode_values(buf, pos, n)
+
+
+def _irregular_times(
+    buf: bytes | memoryview, pos: int, n: int, w: int, t0: int, first: int
+) -> npt.NDArray[np.int64]:
+    deltas = np.empty(n - 1, dtype=np.int64)
+    deltas[0] = first
+    deltas[1:] = _unzigzag(_unplanes(buf, pos, n - 2, w))
+    np.cumsum(deltas, out=deltas)
+    ts = np.empty(n, dtype=np.int64)
+    ts[0] = t0
+    np.cumsum(deltas, out=ts[1:])
+    ts[1:] += t0
+    return ts
+
+
+def _decode_values(buf: bytes | memoryview, pos: int, n: int) -> npt.NDArray[np.float64]:
     kind = buf[pos]
-    if kind == _VALUE_DECIMAL:
-        d, order, m0 = struct.unpack_from("<BBq", buf, pos + 1)
-        pos += 11
-        if d > _MAX_SCALE or order not in (1, 2):
-            raise ChunkFormatError("bad decimal header")
+    if kind == _VALUE_XOR:
+        if buf[pos + 1] != 8:
+            raise ChunkFormatError("bad xor width")
+        x = _unplanes(buf, pos + 2, n, 8)
+        return np.bitwise_xor.accumulate(x).view(np.float64)
+    if kind != _VALUE_DECIMAL:
+        raise ChunkFormatError(f"unknown value encoding {kind}")
+    d, order, m0 = struct.unpack_from("<BBq", buf, pos + 1)
+    pos += 11
+    if d > _MAX_SCALE or order not in (1, 2):
+        raise ChunkFormatError("bad decimal header")
+    d1 = 0
+    if order == 2:
+        (d1,) = _I64.unpack_from(buf, pos)
+        pos += 8
+    w = buf[pos]
+    pos += 1
+    if n == 1:
+        m = np.array([m0], dtype=np.int64)
+    elif w == 0 and order == 1:  # constant value
+        m = np.full(n, m0, dtype=np.int64)
+    elif w == 0:  # constant slope
+        m = m0 + d1 * np.arange(n, dtype=np.int64)
+    else:
+        diffs = _unzigzag(_unplanes(buf, pos, n - order, w))
         m = np.empty(n, dtype=np.int64)
         m[0] = m0
         if order == 2:
-            (d1,) = _I64.unpack_from(buf, pos)
-            pos += 8
-        w = buf[pos]
-        pos += 1
-        diffs = _unzigzag(_unplanes(buf, pos, n - order, w))
-        if n >= 2:
-            if order == 2:
-                first_deltas = np.empty(n - 1, dtype=np.int64)
-                first_deltas[0] = d1
-                first_deltas[1:] = diffs
-                np.cumsum(first_deltas, out=first_deltas)
-            else:
-                first_deltas = diffs
-            np.cumsum(first_deltas, out=m[1:])
-            m[1:] += m0
-        vs = m.astype(np.float64) / _POW10[d]
-    elif kind == _VALUE_XOR:
-        w = buf[pos + 1]
-        if w != 8:
-            raise ChunkFormatError("bad xor width")
-        x = _unplanes(buf, pos + 2, n, 8)
-        vs = np.bitwise_xor.accumulate(x).view(np.float64)
-    else:
-        raise ChunkFormatError(f"unknown value encoding {kind}")
-    return ts, vs
+            first_deltas = np.empty(n - 1, dtype=np.int64)
+            first_deltas[0] = d1
+            first_deltas[1:] = diffs
+            np.cumsum(first_deltas, out=first_deltas)
+        else:
+            first_deltas = diffs
+        np.cumsum(first_deltas, out=m[1:])
+        m[1:] += m0
+    values: npt.NDArray[np.float64] = m.astype(np.float64) / _POW10[d]
+    return values
 
 
 def split_points(
