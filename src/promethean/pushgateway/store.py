@@ -47,9 +47,10 @@ class PushError(ValueError):
     """A push refused by validation; the message names the conflict and is shown to the client."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Series:
-    """A series identity, shared by every push that repeats its line."""
+    """A series identity, shared by every push that repeats its line (compared by identity:
+    the prefix string is what identifies it in the indexes)."""
 
     prefix: str  # ``name{labels}`` as rendered: identity and render cache
     name: str  # sample name (``x_bucket``...)
@@ -131,24 +132,32 @@ class Store:
             parser.end_cycle()
         if result.timestamps:
             raise PushError(_INVALID + "pushed metrics must not have timestamps")
-        grouping = dict(grouping_labels(key))
+        entries = result.entries
+        series: list[Series | None] = [e.ref for e in entries]  # type: ignore[misc]
+        if None in series:
+            grouping = dict(grouping_labels(key))
+            for i, e in enumerate(entries):
+                if series[i] is None:
+                    series[i] = e.ref = _series(e.name, e.labels, grouping)
+        # Split into families at each change of family (bodies keep a family's lines together).
+        fams = [e.family for e in entries]
+        starts = [0, *[i for i in range(1, len(fams)) if fams[i] is not fams[i - 1]]]
         families: list[Family] = []
-        current: object = None
-        fam: Family | None = None
-        for entry, value in zip(result.entries, result.values, strict=True):
-            cached = entry.ref
-            if not isinstance(cached, Series) or cached.name != entry.name:
-                cached = entry.ref = _series(entry.name, entry.labels, grouping)
-            if entry.family is not current or fam is None:
-                current = entry.family
-                name, mtype = entry.family
-                meta = result.metadata.get(name)
-                help_text = meta.help if meta else None
-                unit = meta.unit if meta else None
-                fam = Family(name, mtype, help_text, unit, [], [])
-                families.append(fam)
-            fam.series.append(cached)
-            fam.values.append(value)
+        values = result.values
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(fams)
+            name, mtype = fams[start]
+            meta = result.metadata.get(name)
+            families.append(
+                Family(
+                    name,
+                    mtype,
+                    meta.help if meta else None,
+                    meta.unit if meta else None,
+                    series[start:end],  # type: ignore[arg-type]
+                    values[start:end],
+                )
+            )
         return families
 
     @staticmethod
@@ -242,25 +251,31 @@ class Store:
                         f"{fam.type.value} but other groups hold it as {t.value}"
                     )
         self._check_suffixes(new, own_old)
-        seen: set[str] = set()
-        owners = self._owners
-        for fam in new.values():
-            for s in fam.series:
-                prefix = s.prefix
-                if prefix in seen:
-                    raise PushError(
-                        f"{_INVALID}collected metric {go_quote(s.name)} with labels "
-                        f"{format_labels(s.labels)} was collected before with the same name "
-                        "and label values"
-                    )
-                seen.add(prefix)
-                owner = owners.get(prefix)
-                if owner is not None and owner != key:
-                    raise PushError(
-                        f"{_INVALID}collected metric {go_quote(s.name)} with labels "
-                        f"{format_labels(s.labels)} is already pushed in group "
-                        f"{format_labels(raw_labels(dict(owner)))}"
-                    )
+        prefixes = [s.prefix for fam in new.values() for s in fam.series]
+        unique = set(prefixes)
+        if len(unique) != len(prefixes):
+            seen: set[str] = set()
+            for fam in new.values():
+                for s in fam.series:
+                    if s.prefix in seen:
+                        raise PushError(
+                            f"{_INVALID}collected metric {go_quote(s.name)} with labels "
+                            f"{format_labels(s.labels)} was collected before with the same name "
+                            "and label values"
+                        )
+                    seen.add(s.prefix)
+        foreign = set(map(self._owners.get, unique)) - {None, key}
+        if foreign:
+            owners = self._owners
+            for fam in new.values():
+                for s in fam.series:
+                    owner = owners.get(s.prefix)
+                    if owner is not None and owner != key:
+                        raise PushError(
+                            f"{_INVALID}collected metric {go_quote(s.name)} with labels "
+                            f"{format_labels(s.labels)} is already pushed in group "
+                            f"{format_labels(raw_labels(dict(owner)))}"
+                        )
 
     def _check_suffixes(self, new: dict[str, Family], own_old: dict[str, Family]) -> None:
         """A histogram or summary ``x`` owns the names ``x_sum``, ``x_count``..."""
@@ -292,23 +307,22 @@ class Store:
     # -- indexes -----------------------------------------------------------
 
     def _install(self, group: Group, old: Group | None) -> None:
-        if old is not None:
-            self._unindex(old)
         key = group.key
+        new_prefixes = {s.prefix for fam in group.families.values() for s in fam.series}
+        if old is not None:
+            self._unindex(old, keep=new_prefixes)
         self.groups[key] = group
-        owners = self._owners
         for name, fam in group.families.items():
             counts = self._types.setdefault(name, {})
             counts[fam.type] = counts.get(fam.type, 0) + 1
             self._family_groups.setdefault(name, set()).add(key)
-            for s in fam.series:
-                owners[s.prefix] = key
-        group.rendered = {name: _render(fam) for name, fam in group.families.items()}
+        self._owners.update(dict.fromkeys(new_prefixes, key))
+        # Sample lines are rendered when /metrics is next read, not on every push.
+        group.rendered = {}
         self._rerender_own(group)
         self.version += 1
 
-    def _unindex(self, group: Group) -> None:
-        owners = self._owners
+    def _unindex(self, group: Group, keep: set[str] | frozenset[str] = frozenset()) -> None:
         for name, fam in group.families.items():
             counts = self._types.get(name)
             if counts is not None:
@@ -322,9 +336,11 @@ class Store:
                 members.discard(group.key)
                 if not members:
                     del self._family_groups[name]
-            for s in fam.series:
-                if owners.get(s.prefix) == group.key:
-                    del owners[s.prefix]
+        owners = self._owners
+        gone = {s.prefix for fam in group.families.values() for s in fam.series} - keep
+        for prefix in gone:
+            if owners.get(prefix) == group.key:
+                del owners[prefix]
 
     @staticmethod
     def _rerender_own(group: Group) -> None:
@@ -356,8 +372,15 @@ class Store:
                     parts.append(f"# HELP {name} {_escape_help(help_text)}\n")
                 type_word = "untyped" if mtype is MetricType.UNKNOWN else mtype.value
                 parts.append(f"# TYPE {name} {type_word}\n")
-                parts.extend(self.groups[k].rendered[name] for k in keys)
+                parts.extend(self._rendered(self.groups[k], name) for k in keys)
             return "".join(parts)
+
+    @staticmethod
+    def _rendered(group: Group, name: str) -> str:
+        text = group.rendered.get(name)
+        if text is None:
+            text = group.rendered[name] = _render(group.families[name])
+        return text
 
     def _merged_meta(self, name: str, keys: list[GroupKey]) -> tuple[str | None, MetricType]:
         """HELP from the first group (in key order) that has one: deterministic, unlike Go's."""
