@@ -70,7 +70,7 @@ def test_documented_example() -> None:
 def test_utf8_quoted_names_and_go_floats() -> None:
     fams = parse_text(
         '# TYPE "my.metric" gauge\n{"my.metric", "some.label"="v"} NaN\n'
-        "a\t{x=\"1\",} -inf\nb Infinity\nc .5\n"
+        'a\t{x="1",} -inf\nb Infinity\nc .5\n'
     )
     assert fams[0].name == "my.metric"
     assert fams[0].type is MetricType.GAUGE
@@ -103,11 +103,11 @@ def test_help_escapes_and_empty_families_dropped() -> None:
         ("a 1 2 3\n", 1, 7, "spurious string after timestamp: '3'"),
         ('a{b="1} 1\n', 1, 5, "unterminated quoted string"),
         ("a{b=1} 1\n", 1, 5, "expected '\"' to open label value"),
-        ('a{,} 1\n', 1, 3, "expected label name"),
+        ("a{,} 1\n", 1, 3, "expected label name"),
         ("a\n", 1, 2, "expected value after metric"),
         ('# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, 14, "expected float as value for 'le'"),
         ('# TYPE s summary\ns{quantile="q"} 1\n', 2, 13, "expected float as value for 'quantile'"),
-        (b"a 1\nb{x=\"\xff\"} 1\n", 2, 6, "invalid UTF-8"),
+        (b'a 1\nb{x="\xff"} 1\n', 2, 6, "invalid UTF-8"),
     ],
 )
 def test_errors_name_line_and_column(body: str, line: int, column: int, message: str) -> None:
@@ -122,3 +122,43 @@ def test_no_final_newline_and_crlf_is_an_error() -> None:
     assert parse_text("a 1")[0].samples[0].value == 1.0
     with pytest.raises(ParseError):
         parse_text("a 1\r\n")
+
+
+def test_empty_label_values_are_kept() -> None:
+    """An exposition's ``name=""`` means something (honor_labels removes the target label)."""
+    fams = parse_text('foo{instance=""} 1\nfoo{instance="",job="a"} 2\nfoo{instance=""} 3\n')
+    labels = [s.labels for s in fams[0].samples]
+    assert [tuple(lb) for lb in labels] == [
+        (("instance", ""),),
+        (("instance", ""), ("job", "a")),
+        (("instance", ""),),
+    ]
+    assert labels[0] == Labels.from_pairs_keep_empty([("instance", "")])
+    assert labels[0].has("instance")
+
+
+def test_lines_of_a_known_shape_get_the_same_checks() -> None:
+    """The second line of a shape takes the fast path; it must be judged like the first."""
+    body = (
+        '# TYPE h histogram\nh_bucket{b="1",le="1"} 1\nh_bucket{b="1",le="x"} 2\n'
+        'h_bucket{b="1",le="+Inf"} 2\n'
+    )
+    with pytest.raises(ParseError) as info:
+        parse_text(body)
+    assert str(info.value) == "3:20: expected float as value for 'le' label, got 'x'"
+    with pytest.raises(ParseError) as info:
+        parse_text('a{b="1"} 1\na{b="2"} x\n')
+    assert str(info.value) == "2:10: expected float as value, got 'x'"
+    with pytest.raises(ParseError) as info:
+        parse_text('a{b="1"} 1\nb{c="1"} 2\na{b="2"} 3\n')
+    assert (info.value.line, info.value.column) == (3, 1)
+    fams = parse_text(
+        'a{z="1",b="2"} 1\na{z="3",b="4"} 2 1700000000000\na{z="5\\"",b="\\\\"} 3\n'
+        'a{z="7",b="8"} 4\n'
+    )
+    assert [(tuple(s.labels), s.value, s.timestamp_ms) for s in fams[0].samples] == [
+        ((("b", "2"), ("z", "1")), 1.0, None),
+        ((("b", "4"), ("z", "3")), 2.0, 1700000000000),
+        ((("b", "\\"), ("z", '5"')), 3.0, None),
+        ((("b", "8"), ("z", "7")), 4.0, None),
+    ]

@@ -2,7 +2,13 @@
 
 A :class:`Labels` is a tuple of ``(name, value)`` pairs sorted by name, with no
 duplicate names and no empty values (an empty value means "absent", as in
-Prometheus). Being a tuple subclass makes equality and hashing C-speed, which
+Prometheus). The one exception is what an exposition parser returns
+(:meth:`Labels.from_pairs_keep_empty`): there ``instance=""`` is meaningful, because
+with ``honor_labels: true`` a scraped empty label removes the target's label
+(Prometheus checks ``lset.Has(name)`` on the parsed set and drops empty labels only
+at the end), so parsers keep such pairs and the scrape pipeline drops them.
+
+Being a tuple subclass makes equality and hashing C-speed, which
 matters: label sets are dictionary keys on every hot path (scrape cache, head
 series lookup, PromQL grouping).
 """
@@ -26,6 +32,11 @@ class Labels(tuple[tuple[str, str], ...]):
         """Sort and drop empty values; a later duplicate name overrides an earlier one."""
         merged = dict(pairs)
         return tuple.__new__(cls, sorted((k, v) for k, v in merged.items() if v != ""))
+
+    @classmethod
+    def from_pairs_keep_empty(cls, pairs: Iterable[tuple[str, str]]) -> Labels:
+        """Sort, keeping empty values (an exposition's ``name=""``); later duplicates override."""
+        return tuple.__new__(cls, sorted(dict(pairs).items()))
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, str]) -> Labels:
