@@ -39,7 +39,7 @@ def plain_error(status: int, text: str, headers: dict[str, str] | None = None) -
     return resp
 
 
-AUTH_USER_KEY = "promethean.web.auth_user"
+AUTH_USER_KEY = web.RequestKey("promethean.web.auth_user", str)
 """Request key holding the basic-auth user once authenticated (audit logs read it)."""
 
 
