@@ -94,6 +94,9 @@ class EvalContext:
     annotations: Annotations
     check_cancelled: Callable[[], None]  # raises on timeout/cancel; call it in long loops
     enable_experimental_functions: bool = False
+    # "line:col" of each argument of the call, for annotation texts as upstream's.
+    arg_positions: list[str] = field(default_factory=list)
+    query: str = ""  # the query text, when known
 
     @property
     def n_steps(self) -> int:
