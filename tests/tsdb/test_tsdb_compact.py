@@ -41,12 +41,13 @@ RANGES = [20, 60, 180, 540, 1620]
         ([], []),
         ([_m("1", 0, 20)], []),
         ([_m("1", 0, 20), _m("2", 20, 40)], []),
-        ([_m("1", 0, 20), _m("2", 20, 40), _m("3", 40, 60)], ["1", "2"]),
+        # the newest block stays out, and [1, 2] neither fills 60 nor ends before block 2
+        ([_m("1", 0, 20), _m("2", 20, 40), _m("3", 40, 60)], []),
         (
             [_m("1", 0, 20), _m("2", 20, 40), _m("3", 40, 60), _m("4", 60, 120)],
             ["1", "2", "3"],
         ),
-        ([_m("1", 0, 20), _m("2", 20, 40), _m("3", 60, 80)], ["1", "2"]),
+        ([_m("1", 0, 20), _m("2", 20, 40), _m("3", 60, 80)], []),
         ([_m("1", 0, 20), _m("2", 20, 40), _m("3", 60, 80), _m("4", 80, 100)], ["1", "2"]),
         (
             [_m("1", 0, 20), _m("2", 20, 40), _m("3", 40, 60), _m("4", 60, 120), _m("5", 120, 180)],
@@ -75,6 +76,9 @@ RANGES = [20, 60, 180, 540, 1620]
         ([_m("1", 0, 540, tombstones=0), _m("2", 540, 560)], []),
         # ...but never the newest block
         ([_m("1", 0, 540), _m("2", 540, 560, tombstones=5)], []),
+        # short blocks only when every series has a tombstone
+        ([_m("1", 0, 20, tombstones=5), _m("2", 20, 40)], []),
+        ([_m("1", 0, 20, tombstones=10), _m("2", 20, 40)], ["1"]),
     ],
 )
 def test_plan_matches_upstream(metas: list[BlockMeta], expected: list[str]) -> None:
@@ -109,6 +113,12 @@ def test_merge_series_combines_equal_labels_and_drops_duplicate_times() -> None:
     out = list(merge_series([a, b]))
     assert [x[0] for x in out] == [_labels(1), _labels(2)]
     assert out[0][1].tolist() == [1, 2, 3, 4] and out[0][2].tolist() == [1.0, 2.0, 30.0, 4.0]
+
+
+def test_backfilled_6h_stays_three_blocks_as_upstream(tmp_path: Path) -> None:
+    metas = [_write(tmp_path, k * 2 * H, (k + 1) * 2 * H) for k in range(3)]
+    assert run_compactions(tmp_path, block_ranges(15 * 24 * H)).created == []
+    assert len(list_block_dirs(tmp_path)) == len(metas)
 
 
 def test_three_2h_blocks_compact_into_one_6h_block(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ follows Prometheus's leveled compactor:
 1. the newest block is never considered (it just came from the head; leaving
    it alone gives backups a full block period of stable files);
 2. overlapping blocks are merged first (vertical compaction);
-3. otherwise, for each range above the smallest, blocks are grouped into
-   aligned windows of that range; the first window holding more than one
-   block that either spans the whole window or ends before the newest block
-   begins is compacted;
-4. otherwise a block whose tombstones cover more than 5% of its series (or
-   all of its time range) is rewritten alone.
+3. otherwise, for each range above the smallest, the remaining blocks are
+   grouped into aligned windows of that range; the first window holding more
+   than one block that either spans the whole window or ends before the
+   newest remaining block begins is compacted;
+4. otherwise, going from the newest, a block at least as long as the middle
+   range whose tombstones exceed 5% of its series (or a shorter one where
+   every series has a tombstone) is rewritten alone.
 
 A compaction writes the new block under a temporary name and renames it (see
 ``block.py``); the new meta lists its parents, and only then are the parents
@@ -90,20 +91,15 @@ def _split_by_range(metas: Sequence[BlockMeta], tr: int) -> list[list[BlockMeta]
     groups: list[list[BlockMeta]] = []
     i = 0
     while i < len(metas):
-        m = metas[i]
-        t0 = (m.min_time // tr) * tr
-        if m.max_time > t0 + tr:
+        t0 = (metas[i].min_time // tr) * tr  # floor, also for negative times
+        if metas[i].max_time > t0 + tr:
             i += 1
             continue
         group: list[BlockMeta] = []
-        while i < len(metas):
-            if metas[i].min_time >= t0 + tr:
-                break
-            if metas[i].max_time <= t0 + tr:
-                group.append(metas[i])
+        while i < len(metas) and metas[i].max_time <= t0 + tr:
+            group.append(metas[i])
             i += 1
-        if group:
-            groups.append(group)
+        groups.append(group)
     return groups
 
 
@@ -132,18 +128,22 @@ def plan_compaction(metas: Sequence[BlockMeta], ranges: Sequence[int]) -> list[B
     overlapping = _overlapping(ordered)
     if overlapping:
         return overlapping
-    candidates = ordered[:-1]
+    candidates = ordered[:-1]  # the newest block is left alone
     if candidates and len(ranges) >= 2:
-        high_time = ordered[-1].min_time
+        high_time = candidates[-1].min_time
         for tr in ranges[1:]:
             for group in _split_by_range(candidates, tr):
                 mint, maxt = group[0].min_time, group[-1].max_time
                 if len(group) > 1 and (maxt - mint == tr or maxt <= high_time):
                     return group
+    big_enough = ranges[len(ranges) // 2] if ranges else 0
     for m in reversed(candidates):
-        if not m.stats.num_tombstones or not m.stats.num_series:
-            continue
-        if m.stats.num_tombstones / m.stats.num_series > _TOMBSTONE_SERIES_RATIO:
+        if m.max_time - m.min_time < big_enough:
+            # small blocks are rewritten only when every series has a tombstone
+            if 0 < m.stats.num_series <= m.stats.num_tombstones:
+                return [m]
+            break
+        if m.stats.num_tombstones / (m.stats.num_series + 1) > _TOMBSTONE_SERIES_RATIO:
             return [m]
     return []
 
