@@ -20,10 +20,10 @@ class _Point:
     Y: str
     lower: str = "low"
 
-    def Sum(self, a: int, b: int) -> int:  # noqa: N802 - Go method name
+    def Sum(self, a: int, b: int) -> int:
         return a + b
 
-    def Hello(self) -> str:  # noqa: N802
+    def Hello(self) -> str:
         return "hi"
 
 
@@ -56,7 +56,10 @@ CASES: list[tuple[str, str]] = [
     ("{{`raw\\n`}}", "raw\\n"),
     ("{{'a'}} {{'\\n'}}", "97 10"),
     ("{{0x1F}} {{0o17}} {{017}} {{0b101}} {{1_000}}", "31 15 15 5 1000"),
-    ("{{1.0}} {{1e6}} {{0.1}} {{1e21}} {{123456.0}} {{1234567.0}} {{0.00001}}", "1 1e+06 0.1 1e+21 123456 1.234567e+06 1e-05"),
+    (
+        "{{1.0}} {{1e6}} {{0.1}} {{1e21}} {{123456.0}} {{1234567.0}} {{0.00001}}",
+        "1 1e+06 0.1 1e+21 123456 1.234567e+06 1e-05",
+    ),
     ("{{true}} {{false}}", "true false"),
     ("{{-5}} {{+5}} {{.5}}", "-5 5 0.5"),
     # fields, maps, methods, chains
@@ -66,9 +69,12 @@ CASES: list[tuple[str, str]] = [
     ("{{.Missing}}", "<no value>"),
     ("{{.Missing.Deeper}}", "<no value>"),
     ("{{.Nil}}", "<no value>"),
-    ("{{(index .N \"Inner\").Deep}}", "deep"),
+    ('{{(index .N "Inner").Deep}}', "deep"),
     ("{{with $x := .N}}{{$x.Inner.Deep}}{{end}}", "deep"),
-    ("{{$}}", "map[Empty: EmptyL:[] F:2.5 I:42 L:[a b c] M:map[a:1 b:2 c:3] N:map[Inner:map[Deep:deep]] Nil:<nil> P:{1 y low} S:hello T:true Zero:0]"),
+    (
+        "{{$}}",
+        "map[Empty: EmptyL:[] F:2.5 I:42 L:[a b c] M:map[a:1 b:2 c:3] N:map[Inner:map[Deep:deep]] Nil:<nil> P:{1 y low} S:hello T:true Zero:0]",
+    ),
     # printing of composite values
     ("{{.L}} {{.M}} {{.EmptyL}}", "[a b c] map[a:1 b:2 c:3] []"),
     ("{{.P}}", "{1 y low}"),
@@ -95,8 +101,8 @@ CASES: list[tuple[str, str]] = [
     ("{{range .M}}{{.}}{{end}}", "123"),
     ("{{range .EmptyL}}x{{else}}empty{{end}}", "empty"),
     ("{{range .Missing}}x{{else}}none{{end}}", "none"),
-    ("{{range .L}}{{if eq . \"b\"}}{{break}}{{end}}{{.}}{{end}}", "a"),
-    ("{{range .L}}{{if eq . \"b\"}}{{continue}}{{end}}{{.}}{{end}}", "ac"),
+    ('{{range .L}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}', "a"),
+    ('{{range .L}}{{if eq . "b"}}{{continue}}{{end}}{{.}}{{end}}', "ac"),
     ("{{range 3}}{{.}}{{end}}", "012"),
     ("{{$n := 0}}{{range .L}}{{$n = .}}{{end}}{{$n}}", "c"),
     # define / template / block
@@ -106,25 +112,34 @@ CASES: list[tuple[str, str]] = [
     # pipelines and parentheses
     ('{{.S | printf "%s!"}}', "hello!"),
     ('{{"x" | printf "%s %s" "y"}}', "y x"),
-    ("{{(len .L) | printf \"%d\"}}", "3"),
+    ('{{(len .L) | printf "%d"}}', "3"),
     ('{{printf "%d-%s" (len .L) (index .L 1)}}', "3-b"),
     # builtins
-    ("{{len .S}} {{len .L}} {{len .M}} {{len \"é\"}}", "5 3 3 2"),
-    ("{{index .L 1}} {{index .M \"b\"}} {{index \"abc\" 0}}", "b 2 97"),
-    ("{{slice .L 1}} {{slice .L 1 2}} {{slice \"hello\" 1 3}}", "[b c] [b] el"),
-    ("{{and 1 0 2}}|{{and 1 2}}|{{or 0 \"\"}}|{{or 0 \"x\"}}|{{not 0}}", "0|2||x|true"),
+    ('{{len .S}} {{len .L}} {{len .M}} {{len "é"}}', "5 3 3 2"),
+    ('{{index .L 1}} {{index .M "b"}} {{index "abc" 0}}', "b 2 97"),
+    ('{{slice .L 1}} {{slice .L 1 2}} {{slice "hello" 1 3}}', "[b c] [b] el"),
+    ('{{and 1 0 2}}|{{and 1 2}}|{{or 0 ""}}|{{or 0 "x"}}|{{not 0}}', "0|2||x|true"),
     ("{{and .Zero .Missing.X}}", "0"),
     ("{{or .I .Missing.X}}", "42"),
-    ('{{eq "a" "b" "a"}} {{ne 1 2}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}', "true true true true true false"),
+    (
+        '{{eq "a" "b" "a"}} {{ne 1 2}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}',
+        "true true true true true false",
+    ),
     ('{{print 1 2 "a" 3 nil}}', "1 2a3 <nil>"),
     ('{{println 1 "a"}}', "1 a\n"),
-    ("{{html \"<a href='x'>&\\\"\"}}", "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"),
+    ('{{html "<a href=\'x\'>&\\""}}', "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"),
     ('{{js "<a=\\"\'\\n\\\\>é"}}', "\\u003Ca\\u003D\\\"\\'\\u000A\\\\\\u003Eé"),
     ('{{urlquery "a b&c/é~"}}', "a+b%26c%2F%C3%A9~"),
     ("{{html .Missing}}", "&lt;no value&gt;"),
     # printf verbs
-    ('{{printf "%5.2f|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%q|%U|%t" 3.14159 42 42 5 "hi" 255 8 5 65 65 65 true}}', " 3.14|42   |00042|+5|6869|FF|10|101|A|'A'|U+0041|true"),
-    ('{{printf "%e|%g|%G|%8.3e|%v|%v" 123456.789 0.000012345 1e21 1234.5 1.5 "s"}}', "1.234568e+05|1.2345e-05|1E+21|1.234e+03|1.5|s"),
+    (
+        '{{printf "%5.2f|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%q|%U|%t" 3.14159 42 42 5 "hi" 255 8 5 65 65 65 true}}',
+        " 3.14|42   |00042|+5|6869|FF|10|101|A|'A'|U+0041|true",
+    ),
+    (
+        '{{printf "%e|%g|%G|%8.3e|%v|%v" 123456.789 0.000012345 1e21 1234.5 1.5 "s"}}',
+        "1.234568e+05|1.2345e-05|1E+21|1.234e+03|1.5|s",
+    ),
     ('{{printf "%s|%d" 5 "s"}}', "%!s(int=5)|%!d(string=s)"),
     ('{{printf "%d %s" 1}}', "1 %!s(MISSING)"),
     ('{{printf "%d" 1 2 "x"}}', "1%!(EXTRA int=2, string=x)"),
@@ -149,7 +164,7 @@ def test_string_map_zero_value_is_empty() -> None:
     class StringMap(dict[str, str]):
         __go_zero__ = ""
 
-    t = Template("t", missingkey="zero").parse("[{{.x}}][{{index . \"y\"}}]")
+    t = Template("t", missingkey="zero").parse('[{{.x}}][{{index . "y"}}]')
     assert t.execute(StringMap()) == "[][]"
 
 

@@ -127,11 +127,7 @@ def _println(*args: Any) -> str:
     return sprintln([_nil(a) for a in args])
 
 
-def _printf(fmt: Any, *args: Any) -> str:
-    if not isinstance(fmt, str):
-        from promethean.template.exec import ArgTypeError
-
-        raise ArgTypeError("string", fmt)
+def _printf(fmt: str, *args: Any) -> str:
     return sprintf(fmt, [_nil(a) for a in args])
 
 

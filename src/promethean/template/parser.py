@@ -354,16 +354,17 @@ class _Parser:
         if node is None:
             return None
         if self.peek().typ == T.FIELD:
+            pos = self.peek().pos  # Go positions a chain at its first field
             fields: list[str] = []
             while self.peek().typ == T.FIELD:
                 fields.append(self.next().val[1:])
             if isinstance(node, n.FieldNode):
-                return n.FieldNode(node.pos, node.ident + tuple(fields))
+                return n.FieldNode(pos, node.ident + tuple(fields))
             if isinstance(node, n.VariableNode):
-                return n.VariableNode(node.pos, node.ident + tuple(fields))
+                return n.VariableNode(pos, node.ident + tuple(fields))
             if isinstance(node, n.BoolNode | n.StringNode | n.NumberNode | n.NilNode | n.DotNode):
                 raise self.errorf(f"unexpected . after term {go_quote(str(node))}")
-            return n.ChainNode(node.pos, node, tuple(fields))
+            return n.ChainNode(pos, node, tuple(fields))
         return node
 
     def term(self) -> n.Node | None:
@@ -417,4 +418,8 @@ def parse(
 ) -> dict[str, n.Tree]:
     """Parse ``text`` as template ``name``; returns it and every template it defines."""
     items = lex(name, text, left or "{{", right or "}}")
-    return _Parser(name, parse_name or name, text, items, funcs).parse()
+    parser = _Parser(name, parse_name or name, text, items, funcs)
+    try:
+        return parser.parse()
+    except RecursionError:
+        raise parser.errorf("max expression depth exceeded") from None
