@@ -148,3 +148,12 @@ def test_labels_str_quotes_what_needs_quoting() -> None:
     )
     assert str(Labels.from_dict({"a": "1", "b": "2"})) == '{a="1", b="2"}'
     assert repr(Labels.from_dict({"a": "1"})) == "Labels(a='1')"
+
+
+def test_labels_keep_empty_constructor() -> None:
+    lbls = Labels.from_pairs_keep_empty([("job", "a"), ("instance", ""), ("job", "b")])
+    assert tuple(lbls) == (("instance", ""), ("job", "b"))
+    assert isinstance(lbls, Labels)
+    assert lbls.has("instance") and lbls.get("instance", "d") == ""
+    assert str(lbls) == '{instance="", job="b"}'
+    assert Labels.from_pairs(lbls) == Labels.from_pairs([("job", "b")])

@@ -151,3 +151,19 @@ def test_openmetrics_body() -> None:
     with pytest.raises(ParseError) as info:
         parser.parse(body.replace(" 5 ", " -5 "), OM)
     assert info.value.line == 3
+
+
+def test_scraped_empty_label_value_keeps_the_pair() -> None:
+    """``instance=""`` must reach relabelling: with honor_labels it removes the target label."""
+    parser = ScrapeParser()
+    body = 'foo{instance=""} 1\nfoo{instance="",job="x"} 2\n'
+    for _ in range(2):  # first sight, then from the cache
+        result = parser.parse(body, TEXT)
+        assert [tuple(e.labels) for e in result.entries] == [
+            (("__name__", "foo"), ("instance", "")),
+            (("__name__", "foo"), ("instance", ""), ("job", "x")),
+        ]
+        assert result.entries[0].labels.has("instance")
+        parser.end_cycle()
+    om = parser.parse('foo{instance=""} 1\n# EOF\n', OM)
+    assert tuple(om.entries[0].labels) == (("__name__", "foo"), ("instance", ""))

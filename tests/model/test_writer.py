@@ -159,3 +159,14 @@ def test_histogram_roundtrip_both_formats() -> None:
     fam = MetricFamily("h", MetricType.HISTOGRAM, "Latency.", samples=samples)
     _same(parse_text(write_text([fam])), [fam])
     _same(parse_openmetrics(write_openmetrics([fam])), [fam])
+
+
+def test_empty_label_values_round_trip() -> None:
+    labels = Labels.from_pairs_keep_empty([("instance", ""), ("job", "a")])
+    fam = MetricFamily("up", MetricType.GAUGE, samples=[Sample("up", labels, 1.0)])
+    text = write_text([fam])
+    assert text == '# TYPE up gauge\nup{instance="",job="a"} 1\n'
+    _same(parse_text(text), [fam])
+    om = write_openmetrics([fam])
+    assert om == '# TYPE up gauge\nup{instance="",job="a"} 1.0\n# EOF\n'
+    _same(parse_openmetrics(om), [fam])

@@ -251,7 +251,7 @@ class OMParser:
             cur.fam.type = MetricType.UNKNOWN
         cur.has_samples = True
         self._check_sample(cur, name, pairs, value, ts_secs, exemplar, line, lineno, cols)
-        sample = Sample(name, Labels.from_pairs(pairs), value, ts_ms, exemplar)
+        sample = Sample(name, Labels.from_pairs_keep_empty(pairs), value, ts_ms, exemplar)
         cur.fam.samples.append(sample)
         return sample, series_end
 
@@ -372,7 +372,9 @@ def _exemplar(
         )
     ts_ms = None if ts is None else seconds_to_ms(ts, lineno, tcol)[1]
     return Exemplar(
-        Labels.from_pairs(pairs), parse_float(value, lineno, vcol, "exemplar value"), ts_ms
+        Labels.from_pairs_keep_empty(pairs),
+        parse_float(value, lineno, vcol, "exemplar value"),
+        ts_ms,
     )
 
 
