@@ -55,7 +55,7 @@ EXEC_ERRORS = [
     (
         '{{ index "abc" 5 }}',
         {},
-        'template: t:1:3: executing "t" at <index "abc" 5>: error calling index: index out of range: 5',
+        'template: t:1:3: executing "t" at <index "abc" 5>: error calling index: index out of range: 5',  # noqa: E501
     ),
     (
         "{{ len 1 2 }}",
@@ -70,17 +70,17 @@ EXEC_ERRORS = [
     (
         "{{ eq 1 1.0 }}",
         {},
-        'template: t:1:3: executing "t" at <eq 1 1.0>: error calling eq: incompatible types for comparison',
+        'template: t:1:3: executing "t" at <eq 1 1.0>: error calling eq: incompatible types for comparison',  # noqa: E501
     ),
     (
         "{{ lt true false }}",
         {},
-        'template: t:1:3: executing "t" at <lt true false>: error calling lt: invalid type for comparison',
+        'template: t:1:3: executing "t" at <lt true false>: error calling lt: invalid type for comparison',  # noqa: E501
     ),
     (
         '{{ slice "hello" 3 1 }}',
         {},
-        'template: t:1:3: executing "t" at <slice "hello" 3 1>: error calling slice: invalid slice index: 3 > 1',
+        'template: t:1:3: executing "t" at <slice "hello" 3 1>: error calling slice: invalid slice index: 3 > 1',  # noqa: E501
     ),
     (
         '{{ template "nope" }}',

@@ -73,7 +73,7 @@ CASES: list[tuple[str, str]] = [
     ("{{with $x := .N}}{{$x.Inner.Deep}}{{end}}", "deep"),
     (
         "{{$}}",
-        "map[Empty: EmptyL:[] F:2.5 I:42 L:[a b c] M:map[a:1 b:2 c:3] N:map[Inner:map[Deep:deep]] Nil:<nil> P:{1 y low} S:hello T:true Zero:0]",
+        "map[Empty: EmptyL:[] F:2.5 I:42 L:[a b c] M:map[a:1 b:2 c:3] N:map[Inner:map[Deep:deep]] Nil:<nil> P:{1 y low} S:hello T:true Zero:0]",  # noqa: E501
     ),
     # printing of composite values
     ("{{.L}} {{.M}} {{.EmptyL}}", "[a b c] map[a:1 b:2 c:3] []"),
@@ -133,7 +133,7 @@ CASES: list[tuple[str, str]] = [
     ("{{html .Missing}}", "&lt;no value&gt;"),
     # printf verbs
     (
-        '{{printf "%5.2f|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%q|%U|%t" 3.14159 42 42 5 "hi" 255 8 5 65 65 65 true}}',
+        '{{printf "%5.2f|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%q|%U|%t" 3.14159 42 42 5 "hi" 255 8 5 65 65 65 true}}',  # noqa: E501
         " 3.14|42   |00042|+5|6869|FF|10|101|A|'A'|U+0041|true",
     ),
     (

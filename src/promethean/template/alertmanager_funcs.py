@@ -22,7 +22,7 @@ from typing import Any
 from promethean.template.engine import Template
 from promethean.template.errors import FuncError, TemplateError
 from promethean.template.escaping import SafeHTML
-from promethean.template.exec import ArgTypeError
+from promethean.template.exec import ArgTypeError, StringSlice
 from promethean.template.gofmt import MISSING
 from promethean.template.gotime import GoDuration, GoTime, as_time, load_location
 from promethean.template.humanize import humanize_duration
@@ -220,7 +220,7 @@ def _trim_space(s: str) -> str:
     return s.strip(" \t\n\v\f\r\x85\xa0")
 
 
-def _join(sep: str, s: Any) -> str:
+def _join(sep: str, s: StringSlice) -> str:
     return sep.join(_string_list(s))
 
 

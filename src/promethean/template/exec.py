@@ -65,7 +65,16 @@ class FuncSpec:
         return self.types[i] if i < len(self.types) else self.types[-1]
 
 
-_TYPE_NAMES: dict[type, str] = {str: "string", int: "int", float: "float64"}
+class StringSlice(list[str]):
+    """Annotation marker for a ``[]string`` parameter (checked before the call, as Go does)."""
+
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "int",
+    float: "float64",
+    StringSlice: "[]string",
+}
 
 
 def func_spec(fn: Callable[..., Any]) -> FuncSpec:
@@ -438,6 +447,10 @@ class Executor:
         return value
 
     def _check_type(self, value: Any, typ: type | None) -> None:
+        if typ is StringSlice:
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return
+            raise self.errorf(str(ArgTypeError("[]string", value)))
         if typ is None or (isinstance(value, typ) and not (typ is int and isinstance(value, bool))):
             return
         raise self.errorf(str(ArgTypeError(_TYPE_NAMES[typ], value)))
