@@ -132,7 +132,7 @@ def _match(pattern: str, s: str) -> bool:
 def _title(text: str) -> str:
     """cases.Title(..., cases.NoLower): capitalise words, leave the rest as is."""
     titled = title_case(text)
-    return "".join(t if o.lower() == t else o for o, t in zip(text, titled, strict=True))
+    return "".join(t if t != o and o == t.lower() else o for o, t in zip(text, titled, strict=True))
 
 
 def _to_upper(s: str) -> str:
