@@ -1,0 +1,306 @@
+"""Rates, derivatives and counter functions over range vectors.
+
+Semantics follow upstream's promql/functions.go: ``rate``/``increase``/``delta``
+extrapolate towards the window edges unless the gap to an edge exceeds 1.1x the
+average sample interval (then only by half an interval), and a counter is not
+extrapolated below zero; ``irate``/``idelta`` use the last two samples;
+``deriv``/``predict_linear`` fit a least-squares line with compensated sums,
+``predict_linear`` anchoring the intercept at the evaluation time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promethean.model.names import promql_quote
+from promethean.promql.funcs._registry import (
+    FunctionError,
+    Param,
+    RangeResult,
+    annotate,
+    range_function,
+)
+from promethean.promql.funcs._windows import (
+    F64,
+    I64,
+    Lockstep,
+    Windows,
+    build_windows,
+    gather,
+    kahan_inc,
+    last_index,
+)
+from promethean.promql.values import EvalContext, RangeInput
+
+__all__: list[str] = []
+
+_COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+
+
+def _segment_sums(x: F64, a: I64, b: I64) -> F64:
+    """Sum of ``x[a[i]:b[i]]`` for every i with ``a[i] < b[i]``, summed in order."""
+    if a.size == 0:
+        return np.zeros(0)
+    padded = np.append(x, 0.0)
+    idx = np.empty(a.size * 2, dtype=np.int64)
+    idx[0::2] = a
+    idx[1::2] = b
+    sums: F64 = np.add.reduceat(padded, idx)[0::2]
+    return sums
+
+
+def _reset_flags(w: Windows) -> tuple[np.ndarray, I64]:
+    """Flag i marks a counter reset between flat samples i-1 and i; plus its running count."""
+    flags = np.zeros(w.vs.size, dtype=np.bool_)
+    if w.vs.size > 1:
+        flags[1:] = w.vs[1:] < w.vs[:-1]
+    running = np.zeros(w.vs.size + 1, dtype=np.int64)
+    np.cumsum(flags, out=running[1:])
+    return flags, running
+
+
+def _extrapolated_rate(
+    arg: RangeInput, ctx: EvalContext, *, is_counter: bool, is_rate: bool
+) -> RangeResult:
+    w = build_windows(arg)
+    cnt = w.count
+    present = cnt >= 2
+    lo, last = w.lo, last_index(w)
+    t0 = gather(w.ts, lo).astype(np.int64)
+    t1 = gather(w.ts, last).astype(np.int64)
+    v0 = gather(w.vs, lo).astype(np.float64)
+    v1 = gather(w.vs, last).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        result = v1 - v0
+        if is_counter and w.vs.size > 1:
+            flags, running = _reset_flags(w)
+            n_resets = np.where(present, running[w.hi] - running[np.minimum(lo + 1, w.hi)], 0)
+            has = n_resets > 0
+            if has.any():
+                prev = np.zeros(w.vs.size, dtype=np.float64)
+                prev[1:] = np.where(flags[1:], w.vs[:-1], 0.0)
+                result[has] = result[has] + _segment_sums(prev, lo[has] + 1, w.hi[has])
+        steps = np.asarray(arg.step_times, dtype=np.int64)[None, :]
+        range_start = steps - int(arg.range_ms)
+        to_start = (t0 - range_start) / 1000.0
+        to_end = (steps - t1) / 1000.0
+        sampled = (t1 - t0) / 1000.0
+        average = sampled / np.maximum(cnt - 1, 1)
+        threshold = average * 1.1
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
+        if is_counter:
+            to_zero = np.where(
+                (result > 0) & (v0 >= 0),
+                sampled * (v0 / np.where(result > 0, result, 1.0)),
+                to_start,
+            )
+            to_start = np.where(to_zero < to_start, to_zero, to_start)
+        to_end = np.where(to_end >= threshold, average / 2, to_end)
+        factor = (sampled + to_start + to_end) / np.where(present, sampled, 1.0)
+        if is_rate:
+            factor = factor / (int(arg.range_ms) / 1000.0)
+        result = result * factor
+    if is_counter:
+        _warn_non_counters(arg, present, ctx)
+    return np.where(present, result, 0.0), present
+
+
+def _warn_non_counters(arg: RangeInput, present: np.ndarray, ctx: EvalContext) -> None:
+    if not arg.metric_names:
+        return
+    any_output = np.asarray(present.any(axis=1))
+    for i, name in enumerate(arg.metric_names):
+        if name and any_output[i] and not name.endswith(_COUNTER_SUFFIXES):
+            annotate(
+                ctx,
+                "info",
+                "metric might not be a counter, name does not end in "
+                f"_total/_sum/_count/_bucket: {promql_quote(name)}",
+            )
+
+
+@range_function("rate")
+def _rate(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    return _extrapolated_rate(arg, ctx, is_counter=True, is_rate=True)
+
+
+@range_function("increase")
+def _increase(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    return _extrapolated_rate(arg, ctx, is_counter=True, is_rate=False)
+
+
+@range_function("delta")
+def _delta(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    return _extrapolated_rate(arg, ctx, is_counter=False, is_rate=False)
+
+
+def _instant_value(arg: RangeInput, *, is_rate: bool) -> RangeResult:
+    w = build_windows(arg)
+    present = w.count >= 2
+    last = last_index(w)
+    prev = np.maximum(last - 1, 0)
+    v1 = gather(w.vs, last).astype(np.float64)
+    v0 = gather(w.vs, prev).astype(np.float64)
+    interval = (gather(w.ts, last) - gather(w.ts, prev)).astype(np.int64)
+    present &= interval != 0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if is_rate:
+            # After a counter reset the last value is the increase since the reset.
+            result = np.where(v1 < v0, v1, v1 - v0)
+            result = result / (np.where(present, interval, 1) / 1000.0)
+        else:
+            result = v1 - v0
+    return np.where(present, result, 0.0), present
+
+
+@range_function("irate")
+def _irate(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    return _instant_value(arg, is_rate=True)
+
+
+@range_function("idelta")
+def _idelta(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    return _instant_value(arg, is_rate=False)
+
+
+def _pair_changes(w: Windows, flags: np.ndarray) -> RangeResult:
+    """Count the flagged sample pairs (i-1, i) with both samples inside each window."""
+    running = np.zeros(flags.size + 1, dtype=np.int64)
+    np.cumsum(flags, out=running[1:])
+    present = w.count >= 1
+    first_pair = np.minimum(w.lo + 1, w.hi)
+    counts = (running[w.hi] - running[first_pair]).astype(np.float64)
+    return np.where(present, counts, 0.0), present
+
+
+@range_function("resets")
+def _resets(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    w = build_windows(arg)
+    flags, _ = _reset_flags(w)
+    return _pair_changes(w, flags)
+
+
+@range_function("changes")
+def _changes(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    w = build_windows(arg)
+    flags = np.zeros(w.vs.size, dtype=np.bool_)
+    if w.vs.size > 1:
+        a, b = w.vs[:-1], w.vs[1:]
+        flags[1:] = (a != b) & ~(np.isnan(a) & np.isnan(b))
+    return _pair_changes(w, flags)
+
+
+def _linear_regression(w: Windows, lock: Lockstep, intercept_ms: I64) -> tuple[F64, F64]:
+    """Slope and intercept (at ``intercept_ms``, per window) of a least-squares fit.
+
+    Compensated sums in sample order, like upstream, so results match to the
+    last bit; a constant series has slope 0 exactly (NaN if that constant is
+    infinite).
+    """
+    m = len(lock)
+    n = lock.counts.astype(np.float64)
+    sum_x, c_x = np.zeros(m), np.zeros(m)
+    sum_y, c_y = np.zeros(m), np.zeros(m)
+    sum_xy, c_xy = np.zeros(m), np.zeros(m)
+    sum_x2, c_x2 = np.zeros(m), np.zeros(m)
+    init_y = w.vs[lock.lo]
+    const_y = np.ones(m, dtype=np.bool_)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(lock.max_count):
+            a = lock.active(k)
+            idx = lock.lo[:a] + k
+            y = w.vs[idx]
+            if k:
+                const_y[:a] &= y == init_y[:a]
+            x = (w.ts[idx] - intercept_ms[:a]) / 1e3
+            sum_x[:a], c_x[:a] = kahan_inc(x, sum_x[:a], c_x[:a])
+            sum_y[:a], c_y[:a] = kahan_inc(y, sum_y[:a], c_y[:a])
+            sum_xy[:a], c_xy[:a] = kahan_inc(x * y, sum_xy[:a], c_xy[:a])
+            sum_x2[:a], c_x2[:a] = kahan_inc(x * x, sum_x2[:a], c_x2[:a])
+        sum_x += c_x
+        sum_y += c_y
+        sum_xy += c_xy
+        sum_x2 += c_x2
+        cov_xy = sum_xy - sum_x * sum_y / n
+        var_x = sum_x2 - sum_x * sum_x / n
+        with np.errstate(divide="ignore"):
+            slope = cov_xy / var_x
+        intercept = sum_y / n - slope * sum_x / n
+    inf_y = np.isinf(init_y)
+    slope = np.where(const_y, np.where(inf_y, np.nan, 0.0), slope)
+    intercept = np.where(const_y, np.where(inf_y, np.nan, init_y), intercept)
+    return slope, intercept
+
+
+def _eval_times(arg: RangeInput, ctx: EvalContext) -> I64:
+    """The evaluation time of each step (before offset and ``@``), for predict_linear."""
+    steps = np.asarray(ctx.step_times, dtype=np.int64)
+    if steps.shape == np.shape(arg.step_times):
+        return steps
+    return np.asarray(arg.step_times, dtype=np.int64)
+
+
+@range_function("deriv")
+def _deriv(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    w = build_windows(arg)
+    lock = Lockstep(w, min_count=2)
+    slope, _ = _linear_regression(w, lock, w.ts[lock.lo])
+    return lock.scatter(w.shape, slope)
+
+
+@range_function("predict_linear")
+def _predict_linear(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
+    w = build_windows(arg)
+    duration = np.asarray(params[0], dtype=np.float64)
+    lock = Lockstep(w, min_count=2)
+    n_steps = w.shape[1]
+    step_of = lock.pairs % max(n_steps, 1)
+    at = _eval_times(arg, ctx)[step_of]
+    slope, intercept = _linear_regression(w, lock, at)
+    with np.errstate(invalid="ignore", over="ignore"):
+        predicted = slope * duration[step_of] + intercept
+    return lock.scatter(w.shape, predicted)
+
+
+def _go_fixed(value: float) -> str:
+    """Go's ``%f``."""
+    if np.isnan(value):
+        return "NaN"
+    if np.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.6f}"
+
+
+@range_function("double_exponential_smoothing")
+def _double_exponential_smoothing(
+    arg: RangeInput, params: list[Param], ctx: EvalContext
+) -> RangeResult:
+    w = build_windows(arg)
+    sf_steps = np.asarray(params[0], dtype=np.float64)
+    tf_steps = np.asarray(params[1], dtype=np.float64)
+    called = (w.count >= 1).any(axis=0)
+    # Upstream checks the factors only where the function runs (a non-empty window).
+    for factors, what, short in ((sf_steps, "smoothing", "sf"), (tf_steps, "trend", "tf")):
+        bad = called & ~((factors > 0) & (factors < 1))
+        if bad.any():
+            got = float(factors[int(np.flatnonzero(bad)[0])])
+            raise FunctionError(
+                f"invalid {what} factor. Expected: 0 < {short} < 1, got: {_go_fixed(got)}"
+            )
+    lock = Lockstep(w, min_count=2)
+    step_of = lock.pairs % max(w.shape[1], 1)
+    sf, tf = sf_steps[step_of], tf_steps[step_of]
+    first = w.vs[lock.lo]
+    s1 = first.copy()
+    s0 = np.zeros(len(lock))
+    b = w.vs[lock.lo + 1] - first
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(1, lock.max_count):
+            a = lock.active(k)
+            x = sf[:a] * w.vs[lock.lo[:a] + k]
+            if k > 1:
+                b[:a] = tf[:a] * (s1[:a] - s0[:a]) + (1 - tf[:a]) * b[:a]
+            y = (1 - sf[:a]) * (s1[:a] + b[:a])
+            s0[:a] = s1[:a]
+            s1[:a] = x + y
+    return lock.scatter(w.shape, s1)
