@@ -179,13 +179,17 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     new_labels = tuple.__new__
     labels_type = Labels
     last: _Schema | None = None
+    sch: _Schema | None = None
+    last_evens: list[str] = []
     fam: MetricFamily | None = None
     spec = -1
-    lineno = 0
     for lineno, line in enumerate(lines, 1):
         key, _, value = line.rpartition(" ")
         parts = key.split('"')
-        sch = shapes_get('""'.join(parts[::2]))
+        evens = parts[::2]
+        if evens != last_evens:
+            sch = shapes_get('""'.join(evens))
+            last_evens = evens
         if sch is not None and not (escapes and "\\" in key):
             if sch is not last:
                 if sch.fam is not fam or fam is not state.cur:
@@ -215,6 +219,7 @@ def _parse_fast(text: str) -> list[MetricFamily]:
             # line whose shape is not plain; later lines of a plain shape are fast.
             shapes[skeleton] = _schema(skeleton, pairs)
         last = None
+        last_evens = []
         stripped = line.lstrip(" \t")
         if not stripped:
             continue
