@@ -56,6 +56,10 @@ def aggregate(
     if op == "count_values":
         assert isinstance(param, str)
         return _count_values(sm, grouping, without, param)
+    if op in ("topk", "bottomk", "limitk") and isinstance(param, np.ndarray):
+        _param_ints(op, param)
+    if op == "limit_ratio" and isinstance(param, np.ndarray) and np.isnan(param).any():
+        raise EvalError("Ratio value is NaN")
     if sm.n_series == 0:
         return StepMatrix.empty(n_steps)
     keys = group_keys(sm.labels, grouping, without)
@@ -72,7 +76,7 @@ def aggregate(
     present = count > 0
     with np.errstate(all="ignore"):
         if op == "sum":
-            out = np.add.reduceat(np.where(pres, vals, 0.0), starts, axis=0)
+            out = _sum(vals, pres, starts)
         elif op == "avg":
             out = _avg(vals, pres, starts, count)
         elif op == "count":
@@ -96,8 +100,26 @@ def aggregate(
     return StepMatrix(out_labels, np.asarray(out, dtype=np.float64), present)
 
 
+def _sum(vals: F64, pres: B, starts: npt.NDArray[np.intp]) -> F64:
+    """Sums as accurate as upstream's Kahan summation.
+
+    The plain sum is exact enough unless terms cancel; cells where the magnitudes
+    dwarf the result are recomputed with ``math.fsum`` (correctly rounded).
+    """
+    masked = np.where(pres, vals, 0.0)
+    total = np.add.reduceat(masked, starts, axis=0)
+    mags = np.add.reduceat(np.abs(masked), starts, axis=0)
+    suspect = np.isfinite(mags) & (mags > np.abs(total) * 1e3) & (mags > 0)
+    if suspect.any():
+        ends = np.r_[starts[1:], vals.shape[0]]
+        for gi, col in zip(*np.nonzero(suspect), strict=True):
+            block = masked[starts[gi] : ends[gi], col]
+            total[gi, col] = math.fsum(block.tolist())
+    return np.asarray(total, dtype=np.float64)
+
+
 def _avg(vals: F64, pres: B, starts: npt.NDArray[np.intp], count: F64) -> F64:
-    total = np.add.reduceat(np.where(pres, vals, 0.0), starts, axis=0)
+    total = _sum(vals, pres, starts)
     mean = total / count
     overflow = np.isinf(mean) & ~np.isinf(
         np.fmax.reduceat(np.where(pres, np.abs(vals), np.nan), starts, axis=0)
@@ -112,10 +134,16 @@ def _avg(vals: F64, pres: B, starts: npt.NDArray[np.intp], count: F64) -> F64:
 def _variance(
     vals: F64, pres: B, starts: npt.NDArray[np.intp], count: F64, gs: npt.NDArray[np.intp]
 ) -> F64:
-    mean = np.add.reduceat(np.where(pres, vals, 0.0), starts, axis=0) / count
+    mean = _sum(vals, pres, starts) / count
     row_group = np.searchsorted(starts, np.arange(vals.shape[0]), side="right") - 1
     dev = np.where(pres, vals - mean[row_group], 0.0)
-    return np.asarray(np.add.reduceat(dev * dev, starts, axis=0) / count, dtype=np.float64)
+    # Corrected two-pass: remove the rounding error left in the mean.
+    mean = mean + np.add.reduceat(dev, starts, axis=0) / count
+    dev = np.where(pres, vals - mean[row_group], 0.0)
+    var = np.add.reduceat(dev * dev, starts, axis=0) / count
+    lo = np.fmin.reduceat(np.where(pres, vals, np.nan), starts, axis=0)
+    hi = np.fmax.reduceat(np.where(pres, vals, np.nan), starts, axis=0)
+    return np.asarray(np.where((lo == hi) & np.isfinite(lo), 0.0, var), dtype=np.float64)
 
 
 def _warn_quantile(q: F64, ctx: EvalContext, pos: str) -> None:
@@ -137,7 +165,7 @@ def _go_float(v: float) -> str:
 
 def quantile_sorted(sorted_vals: F64, n: npt.NDArray[np.intp], q: F64) -> F64:
     """Upstream's interpolated quantile of columns whose first ``n`` entries are sorted."""
-    rank = q * (n - 1)
+    rank = np.where(np.isnan(q), 0.0, q * (n - 1))
     lower = np.clip(np.floor(rank), 0, np.maximum(n - 1, 0)).astype(np.intp)
     upper = np.clip(lower + 1, 0, np.maximum(n - 1, 0)).astype(np.intp)
     weight = rank - np.floor(rank)

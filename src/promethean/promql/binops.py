@@ -113,7 +113,18 @@ def _drop_flags(sm: StepMatrix) -> B:
 
 
 def _series_list(sm: StepMatrix, rows: list[int]) -> str:
-    return ", ".join(str(_visible(sm, r)) for r in rows)
+    return ", ".join(go_labels(_visible(sm, r)) for r in rows)
+
+
+def go_labels(labels: Labels) -> str:
+    """Upstream's ``labels.String()``: ``{__name__="x", a="b"}``, the name as a label."""
+    inner = ", ".join(f"{k}={_go_quote(v)}" for k, v in labels)
+    return "{" + inner + "}"
+
+
+def _go_quote(v: str) -> str:
+    out = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{out}"'
 
 
 def _visible(sm: StepMatrix, row: int) -> Labels:
@@ -159,8 +170,8 @@ def _merge_one_side(
 
 def _match_group_text(labels: Labels, sig: tuple[object, ...]) -> str:
     if sig and isinstance(sig[0], tuple):
-        return str(Labels.from_pairs(sig))  # type: ignore[arg-type]
-    return "{" + ", ".join(f'"{v}"' for v in sig) + "}"
+        return go_labels(Labels.from_pairs(sig))  # type: ignore[arg-type]
+    return "{" + ", ".join(_go_quote(str(v)) for v in sig) + "}"
 
 
 def _result_labels(

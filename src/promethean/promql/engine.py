@@ -79,6 +79,9 @@ _KEEPS_NAME = frozenset(
     }
 )
 _ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time"})
+_SORTS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
+#: Removed with the name: the type-and-unit labels describe the metric, not the result.
+_NAME_LABELS = (METRIC_NAME, "__type__", "__unit__")
 
 
 class QueryError(Exception):
@@ -372,7 +375,7 @@ class _Evaluator:
                 sm = StepMatrix(sm.labels, sm.values, sm.present, sm.timestamps)
             return sm
         labels = [
-            lbl.without_metric_name() if d else lbl
+            lbl.without(*_NAME_LABELS) if d else lbl
             for lbl, d in zip(sm.labels, sm.drop_name.tolist(), strict=True)
         ]
         groups: dict[Labels, list[int]] = {}
@@ -545,6 +548,11 @@ class _Evaluator:
 
     def eval_call(self, node: ast.Call, steps: I64) -> Value:
         name = node.func.name
+        if name in _SORTS and self.step:
+            self.annotations.add_warning(
+                "PromQL warning: sort is ineffective for range queries since results are "
+                f"always ordered by labels{self.pos(node)}"
+            )
         if name in _ENGINE_FUNCTIONS:
             return self.eval_absent(node, steps)
         impl = self.engine.implementations.get(name)
