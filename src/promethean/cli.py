@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "promethean.tsdb.tool_analyze",
         "cardinality and churn of a block",
     ),
+    ("tool", "promqltest"): ("promethean.promql.tool", "run PromQL test scripts"),
     ("tool", "check", "web-config"): (
         "promethean.web.check",
         "validate --web.config.file files like promtool check web-config",
