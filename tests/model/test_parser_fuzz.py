@@ -99,3 +99,43 @@ def test_cached_and_fresh_parsers_agree(data: str) -> None:
         except ParseError as exc:
             outcomes.append(("error", exc.line, exc.column))
     assert outcomes[0] == outcomes[1]
+
+
+_shape_lines = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "a_bucket", "a_sum", "b", "c_total"]),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["le", "x", "quantile", "z", "__name__"]),
+                st.sampled_from(["", "1", "+Inf", "q", 'w"', "v\\\\", "a b", "\u2603"]),
+            ),
+            max_size=3,
+        ),
+        st.sampled_from(["1", "-2.5", "NaN", "x", "1_0", "+nan", "Inf", "1 5", "1 1.5", "3\t"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.sampled_from(["", "# TYPE a histogram\n", "# TYPE a summary\n", "# HELP b h\n"]),
+    rows=_shape_lines,
+)
+def test_fast_and_careful_text_parsers_agree(head: str, rows: list) -> None:  # type: ignore[type-arg]
+    """Bodies that repeat line shapes take parse_text's fast path; the careful one is the judge."""
+    from promethean.model.textparse import _parse_careful
+
+    body = head + "".join(
+        name + ("{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}" if pairs else "") + f" {val}\n"
+        for name, pairs, val in rows
+        for _ in range(2)
+    )
+    outcomes = []
+    for parse in (parse_text, _parse_careful):
+        try:
+            fams = parse(body)
+            outcomes.append(("ok", [(f.name, f.type, f.samples) for f in fams]))
+        except ParseError as exc:
+            outcomes.append(("error", str(exc)))
+    assert repr(outcomes[0]) == repr(outcomes[1])
