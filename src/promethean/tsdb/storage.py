@@ -60,7 +60,8 @@ class OutOfBoundsError(StorageError):
 
 
 class SeriesLabelsError(StorageError):
-    """Empty label set, missing ``__name__``, duplicate or invalid label names."""
+    """An empty label set or duplicate label names. (A missing ``__name__`` is accepted here,
+    as by upstream's TSDB; receivers such as remote write validate names themselves.)"""
 
 
 @dataclass(slots=True)
