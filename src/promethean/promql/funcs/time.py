@@ -32,7 +32,8 @@ def _month_start(seconds: I64) -> np.ndarray:
 
 def _day_of_month(s: I64) -> F64:
     day = s.astype("datetime64[s]").astype("datetime64[D]")
-    return ((day - _month_start(s).astype("datetime64[D]")).astype(np.int64) + 1).astype(np.float64)
+    offset = (day - _month_start(s).astype("datetime64[D]")).astype(np.int64)
+    return np.asarray(offset + 1, dtype=np.float64)
 
 
 def _day_of_week(s: I64) -> F64:
