@@ -80,12 +80,13 @@ def test_head_is_cut_into_aligned_blocks_and_queries_span_both(tmp_path: Path) -
 
 def test_blocks_are_compacted_into_larger_ranges(tmp_path: Path) -> None:
     db = DB(tmp_path)
-    fill(db, 0, 9 * H + 60_000, step=300_000)
+    fill(db, 0, 11 * H + 60_000, step=300_000)
     db.compact()
     spans = [(b.min_time, b.max_time, b.meta.level) for b in db.blocks]
-    # Upstream's planner leaves the newest block alone: [0,2h)+[2h,4h) -> level 2.
-    assert spans == [(0, 4 * H, 2), (4 * H, 6 * H, 1)]
-    assert read(db)["0"] == list(range(0, 9 * H + 60_000, 300_000))
+    # The head is cut into [0,2h) .. [6h,8h). Upstream's planner leaves the newest block
+    # alone and compacts a group once it spans a whole 6h range: [0,6h) becomes level 2.
+    assert spans == [(0, 6 * H, 2), (6 * H, 8 * H, 1)]
+    assert read(db)["0"] == list(range(0, 11 * H + 60_000, 300_000))
     db.close()
 
 
