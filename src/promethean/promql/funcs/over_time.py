@@ -277,7 +277,7 @@ def _quantile_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) 
 
 @range_function("mad_over_time")
 def _mad_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
-    """Median absolute deviation from the median."""
+    """Median absolute deviation from the median; NaN if any sample is NaN (as upstream now)."""
     w = build_windows(arg)
     lock = Lockstep(w)
     out = np.empty(len(lock))
@@ -293,5 +293,7 @@ def _mad_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) -> Ra
         flat = np.where(valid, dev, 0.0).ravel()
         starts = np.arange(counts.size, dtype=np.int64) * width
         block2 = _sorted_windows(flat, starts, counts)
-        out[part] = _quantile_of_sorted(half, block2, counts)
+        mad = _quantile_of_sorted(half, block2, counts)
+        # A NaN sample makes the answer NaN (sorted first, it shows in column 0).
+        out[part] = np.where(np.isnan(block[:, 0]), np.nan, mad)
     return lock.scatter(w.shape, out)
