@@ -235,7 +235,8 @@ def _scalar(arg: InstantArg) -> F64:
 @instant_function("histogram_quantile")
 def _histogram_quantile(args: list[InstantArg], ctx: EvalContext) -> StepMatrix:
     q, m = _scalar(args[0]), _matrix(args[1])
-    _check_quantile(ctx, q, np.asarray(m.present.any(axis=0)), 0)
+    # Upstream checks q at every step, with or without input series.
+    _check_quantile(ctx, q, np.ones(q.shape, dtype=np.bool_), 0)
     return _quantiles(m, [q], ctx, bucket_arg=1, forced_arg=1)
 
 
