@@ -644,16 +644,18 @@ def _absent_labels(arg: ast.Expr) -> Labels:
     if not isinstance(arg, ast.VectorSelector):
         return Labels.empty()
     pairs: dict[str, str] = {}
+    seen: set[str] = set()
     dup: set[str] = set()
     for m in arg.matchers:
         if m.name == METRIC_NAME:
             continue
+        if m.name in seen:
+            dup.add(m.name)  # a label matched twice gets no value, as upstream
+        seen.add(m.name)
         if m.type is MatchType.EQUAL:
-            if m.name in pairs:
-                dup.add(m.name)
             pairs[m.name] = m.value
     for name in dup:
-        del pairs[name]
+        pairs.pop(name, None)
     return Labels.from_dict(pairs)
 
 

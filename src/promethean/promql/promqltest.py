@@ -252,10 +252,12 @@ def _expand(token: str) -> list[SeqValue]:
         return [None] * int(token[2:])
     if token == "stale":
         return [STALE]
-    try:
-        return [_number(token)]
-    except ScriptError:
-        pass
+    # ``0x59`` is 0 repeated, never hex: the series notation has no hex numbers.
+    if re.fullmatch(r".+x\d+", token) is None:
+        try:
+            return [_number(token)]
+        except ScriptError:
+            pass
     m = _EXPAND.match(token)
     if m is None:
         raise ScriptError(f"invalid value {token!r}")

@@ -30,8 +30,8 @@ from promethean.promql.annotations import Annotations
 
 __all__ = [
     "Annotations",
-    "EvalError",
     "EvalContext",
+    "EvalError",
     "RangeInput",
     "StepMatrix",
 ]
