@@ -171,11 +171,16 @@ class ScrapeParser:
         for lineno, line in enumerate(lines, 1):
             k, _, v = line.rpartition(" ")
             e = get(k)
-            if e is not None and (e.family is cur or self._enter_cached(state, e, lineno)):
-                cur = e.family
-                ents_append(e)
-                vals_append(v)
-                continue
+            if e is not None:
+                if e.family is cur:
+                    ents_append(e)
+                    vals_append(v)
+                    continue
+                if self._enter_cached(state, e, lineno):
+                    cur = e.family
+                    ents_append(e)
+                    vals_append(v)
+                    continue
             stripped = line.lstrip(" \t")
             if not stripped:
                 continue
