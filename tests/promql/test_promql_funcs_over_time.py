@@ -260,3 +260,28 @@ def test_many_series_and_steps_at_once() -> None:
     assert values[0, 1] == pytest.approx(a[:11].mean())
     assert values[0, 2] == pytest.approx(a[11:26].mean())
     assert values[1, 0] == 5.0 and math.isnan(values[1, 2])
+
+
+def test_running_sums_agree_with_exact_sums_on_float_data() -> None:
+    fn = IMPLEMENTATIONS["sum_over_time"]
+    assert isinstance(fn, RangeFunction)
+    rng = np.random.default_rng(3)
+    series = [rng.random(500) * 1000 + 5, rng.integers(0, 100, 300).astype(np.float64)]
+    steps = np.arange(0, 500_000, 7_000, dtype=np.int64)
+    arg = RangeInput(
+        [Labels.from_dict({"s": "f"}), Labels.from_dict({"s": "i"})],
+        [np.arange(v.size, dtype=np.int64) * 1000 for v in series],
+        series,
+        steps,
+        60_000,
+    )
+    values, present = fn(arg, [], _ctx(steps.tolist()))
+    for row, data in enumerate(series):
+        for j, t in enumerate(steps.tolist()):
+            lo, hi = max(0, (t - 60_000) // 1000 + 1), min(data.size, t // 1000 + 1)
+            assert present[row, j] == (hi > lo)
+            if hi > lo:
+                want = math.fsum(data[lo:hi].tolist())
+                assert values[row, j] == pytest.approx(want, rel=1e-12)
+                if row == 1:
+                    assert values[row, j] == want  # whole numbers: exact
