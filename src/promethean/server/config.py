@@ -19,7 +19,6 @@ writes into a URL's userinfo reaches a log line or an error message.
 
 from __future__ import annotations
 
-import glob
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,11 +33,11 @@ from pydantic import (
     model_validator,
 )
 
-from promethean.config import ConfigError, ConfigModel, Secret, load_config, register_secret
+from promethean.config import ConfigModel, Secret, load_config, parse_config, register_secret
 from promethean.config.httpclient import HTTPClientConfig, mask_url_password
 from promethean.model.relabel import RelabelConfig
+from promethean.scrape.config import ScrapeSection
 from promethean.scrape.durations import Duration
-from promethean.server._scrape_section import GlobalConfig, ScrapeConfig, default_scrape_config
 
 __all__ = [
     "AlertingConfig",
@@ -293,44 +292,38 @@ def _resolve_path(value: str, info: ValidationInfo) -> str:
     return str(Path(base) / value)
 
 
-class PrometheusConfig(ConfigModel):
-    """The whole ``prometheus.yml``."""
+class PrometheusConfig(ScrapeSection):
+    """The whole ``prometheus.yml``; ``global_`` and the scrape configs come from the scrape layer.
 
-    global_config: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    Use :meth:`all_scrape_configs` for the jobs (inline ones and those of
+    ``scrape_config_files``).
+    """
+
     runtime: RuntimeConfig | None = None
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     rule_files: list[str] = Field(default_factory=list)
-    scrape_config_files: list[str] = Field(default_factory=list)
-    scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     remote_write: list[RemoteWriteConfig] = Field(default_factory=list)
     remote_read: list[RemoteReadConfig] = Field(default_factory=list)
 
-    @model_validator(mode="before")
+    @field_validator("rule_files", "remote_write", "remote_read", mode="before")
     @classmethod
-    def _null_lists(cls, data: Any) -> Any:
-        # `scrape_configs:` with no value is an empty list upstream, not an error.
-        if isinstance(data, dict):
-            data = {k: ([] if v is None and k in _LIST_SECTIONS else v) for k, v in data.items()}
-        return data
+    def _null_lists(cls, value: Any) -> Any:
+        # `rule_files:` with no value is an empty list upstream, not an error.
+        return [] if value is None else value
+
+    @field_validator("alerting", "storage", mode="before")
+    @classmethod
+    def _null_sections(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     @field_validator("rule_files")
     @classmethod
     def _rule_globs(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return [_resolve_path(_check_glob(v, "rule file"), info) for v in value]
 
-    @field_validator("scrape_config_files")
-    @classmethod
-    def _scrape_globs(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return [_resolve_path(_check_glob(v, "scrape config file"), info) for v in value]
-
     @model_validator(mode="after")
     def _unique_names(self) -> PrometheusConfig:
-        seen: set[str] = set()
-        for sc in self.scrape_configs:
-            if sc.job_name in seen:
-                raise ValueError(f'found multiple scrape configs with job name "{sc.job_name}"')
-            seen.add(sc.job_name)
         for section, items in (
             ("remote write", self.remote_write),
             ("remote read", self.remote_read),
@@ -345,62 +338,37 @@ class PrometheusConfig(ConfigModel):
         return self
 
 
-_LIST_SECTIONS = frozenset(
-    {"rule_files", "scrape_config_files", "scrape_configs", "remote_write", "remote_read"}
-)
-
-
-class _ScrapeConfigFile(ConfigModel):
-    scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
-
-
-def _context(path: Path, global_config: GlobalConfig | None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"base_dir": path.parent}
-    if global_config is not None:
-        ctx["global_config"] = global_config
-    return ctx
-
-
 def load_prometheus_config(path: str | Path) -> PrometheusConfig:
     """Read ``prometheus.yml`` (and its ``scrape_config_files``); raises ConfigError.
 
-    The message of the error names the file, line and column and the field;
-    it never contains a secret value.
+    The message names the file, line and column and the field; it never
+    contains a secret value.
     """
-    path = Path(path)
-    cfg = load_config(PrometheusConfig, path, context=_context(path, None))
-    return _with_scrape_files(cfg, path.parent)
+    return load_config(PrometheusConfig, Path(path))
 
 
 def parse_prometheus_config(text: str, file: str = "<input>") -> PrometheusConfig:
-    """Validate config text (for tests and the built-in default); raises ConfigError."""
-    from promethean.config import parse_config
-
-    cfg = parse_config(PrometheusConfig, text, file, context={"base_dir": Path(file).parent})
-    return _with_scrape_files(cfg, Path(file).parent)
+    """Validate config text (tests, the built-in default); raises ConfigError."""
+    return parse_config(PrometheusConfig, text, file, context={"base_dir": Path(file).parent})
 
 
-def _with_scrape_files(cfg: PrometheusConfig, base: Path) -> PrometheusConfig:
-    if not cfg.scrape_config_files:
-        return cfg
-    extra: list[ScrapeConfig] = []
-    for pattern in cfg.scrape_config_files:
-        for name in sorted(glob.glob(pattern)):
-            sub = load_config(
-                _ScrapeConfigFile, name, context=_context(Path(name), cfg.global_config)
-            )
-            extra.extend(sub.scrape_configs)
-    jobs = {sc.job_name for sc in cfg.scrape_configs}
-    for sc in extra:
-        if sc.job_name in jobs:
-            raise ConfigError(f'found multiple scrape configs with job name "{sc.job_name}"')
-        jobs.add(sc.job_name)
-    return cfg.model_copy(update={"scrape_configs": [*cfg.scrape_configs, *extra]})
+_SECTION_ORDER = (
+    "global",
+    "runtime",
+    "alerting",
+    "rule_files",
+    "scrape_config_files",
+    "scrape_configs",
+    "storage",
+    "remote_write",
+    "remote_read",
+)
 
 
 def render_prometheus_config(cfg: PrometheusConfig) -> str:
     """The YAML ``/api/v1/status/config`` shows: defaults filled, secrets masked."""
     data = _omit_empty(cfg.model_dump(mode="json", exclude_none=True, by_alias=True))
+    data = {k: data[k] for k in _SECTION_ORDER if k in data} | data
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
@@ -415,7 +383,12 @@ def _omit_empty(value: Any) -> Any:
 
 
 def default_config(listen_address: str = "localhost:9090") -> PrometheusConfig:
-    """The built-in config used when ``--config.file`` does not exist: scrape yourself."""
-    return PrometheusConfig(
-        scrape_configs=[default_scrape_config("prometheus", [listen_address])],
+    """The built-in config used when no ``--config.file`` exists: scrape yourself every 15s."""
+    return PrometheusConfig.model_validate(
+        {
+            "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+            "scrape_configs": [
+                {"job_name": "prometheus", "static_configs": [{"targets": [listen_address]}]}
+            ],
+        }
     )

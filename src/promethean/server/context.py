@@ -174,7 +174,7 @@ class ServerContext:
 
     def external_labels(self) -> dict[str, str]:
         """``global.external_labels`` of the running config."""
-        return dict(self.get_config().global_config.external_labels)
+        return dict(self.get_config().global_.external_labels)
 
     # --- paths ----------------------------------------------------------------
 
