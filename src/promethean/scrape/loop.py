@@ -406,6 +406,18 @@ class ScrapeLoop:
                 self._run(), name=f"scrape {self.settings.job_name} {self.url}"
             )
 
+    def adopt(self, old: ScrapeLoop) -> None:
+        """Take over ``old``'s series cache, staleness state, metadata and health (a reload
+        that changed nothing the cache depends on: no stale markers, no new series)."""
+        self.parser = old.parser
+        self._prev = old._prev
+        self._report = old._report
+        self.metadata = old.metadata
+        self._meta_seen = old._meta_seen
+        self._iter = old._iter
+        self.health = old.health
+        self._last_scrape_wall = old._last_scrape_wall
+
     def disable_end_of_run_staleness(self) -> None:
         """The series live on in a successor loop (a reload): no stale markers at the end."""
         self._stale_on_stop = False
