@@ -20,6 +20,7 @@ from promethean import __version__
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("stack",): ("promethean.stack", "run every component that exists in one process"),
     ("pushgateway",): ("promethean.pushgateway.main", "the Pushgateway (flags as upstream's)"),
+    ("alertmanager",): ("promethean.alertmanager.main", "the Alertmanager (flags as upstream's)"),
     ("tool", "check", "metrics"): ("promethean.model.check", "lint metrics like promtool"),
     ("tool", "tsdb", "create-blocks-from", "openmetrics"): (
         "promethean.tsdb.tool_create_blocks",

@@ -150,6 +150,11 @@ class NotificationLog:
         await self.sync()
         return entry
 
+    def close(self) -> None:
+        """Flush and close the attached log (at shutdown)."""
+        if self._log is not None:
+            self._log.close()
+
     async def sync(self) -> None:
         if self._log is not None:
             await self._log.sync()

@@ -231,6 +231,11 @@ class Silences:
         self.version += 1
         return len(self._by_id)
 
+    def close(self) -> None:
+        """Flush and close the attached log (at shutdown)."""
+        if self._log is not None:
+            self._log.close()
+
     async def sync(self) -> None:
         """Return once every change made so far is on disk (no-op without a log)."""
         if self._log is not None:
