@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import socket
@@ -43,7 +44,9 @@ from promethean.alertmanager.api import (
     RouteHit,
     build_app,
 )
+from promethean.alertmanager.config import load_alertmanager_config
 from promethean.alertmanager.nflog import NotificationLog
+from promethean.alertmanager.route import Route
 from promethean.alertmanager.silences import Silences
 from promethean.alertmanager.store import DurableLog, StoreError
 from promethean.config import ConfigError
@@ -156,7 +159,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 # -- configuration ------------------------------------------------------------------
 
 
-def _route_hits(route_tree: Any) -> Callable[[Labels], list[RouteHit]]:
+def _route_hits(route_tree: Route) -> Callable[[Labels], list[RouteHit]]:
     """Adapt the routing tree (``route.Route``) to what the API asks of it."""
     cache: dict[Labels, list[RouteHit]] = {}
 
@@ -167,9 +170,9 @@ def _route_hits(route_tree: Any) -> Callable[[Labels], list[RouteHit]]:
             for route in route_tree.match(labels):
                 hits.append(
                     RouteHit(
-                        receiver=str(route.receiver),
-                        route_id=str(route.id),
-                        group_labels=Labels.from_pairs(route.group_labels(labels)),
+                        receiver=route.opts.receiver,
+                        route_id=route.id(),
+                        group_labels=Labels.from_dict(route.group_labels(labels)),
                     )
                 )
             if len(cache) > 100_000:
@@ -182,8 +185,10 @@ def _route_hits(route_tree: Any) -> Callable[[Labels], list[RouteHit]]:
 
 def _inhibition(cfg: Any) -> Callable[[Labels, Sequence[Alert], float], list[str]]:
     """Adapt the inhibition rules (``inhibit.Inhibitor``) to what the API asks of them."""
-    from promethean.alertmanager import inhibit
-
+    try:
+        inhibit = importlib.import_module("promethean.alertmanager.inhibit")
+    except ImportError:  # pragma: no cover - until the inhibitor lands
+        return lambda _labels, _alerts, _now: []
     inhibitor = inhibit.Inhibitor(cfg.inhibit_rules)
 
     def inhibited_by(labels: Labels, alerts: Sequence[Alert], now: float) -> list[str]:
@@ -197,11 +202,8 @@ def load_active_config(path: str | Path) -> tuple[ActiveConfig, Any]:
 
     Raises :class:`ConfigError` with a message safe to show.
     """
-    from promethean.alertmanager import config as am_config
-    from promethean.alertmanager import route as am_route
-
-    cfg = am_config.load_alertmanager_config(path)
-    tree = am_route.build_route_tree(cfg)
+    cfg = load_alertmanager_config(path)
+    tree = Route.from_config(cfg)
     active = ActiveConfig(
         original=cfg.render(),
         receivers=tuple(r.name for r in cfg.receivers),
