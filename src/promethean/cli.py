@@ -32,6 +32,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "cardinality and churn of a block",
     ),
     ("tool", "promqltest"): ("promethean.promql.tool", "run PromQL test scripts"),
+    ("tool", "check", "alertmanager-config"): (
+        "promethean.alertmanager.check",
+        "validate alertmanager.yml files like amtool check-config",
+    ),
     ("tool", "check", "web-config"): (
         "promethean.web.check",
         "validate --web.config.file files like promtool check web-config",
