@@ -82,7 +82,7 @@ def _no_routes(_labels: Labels) -> list[RouteHit]:
     return []
 
 
-def _no_inhibition(_labels: Labels, _alerts: Sequence[Alert], _now: float) -> list[str]:
+def _no_inhibition(_labels: Labels, _now: float) -> list[str]:
     return []
 
 
@@ -99,7 +99,7 @@ class ActiveConfig:
     receivers: tuple[str, ...] = ()
     resolve_timeout: float = 300.0
     routes_for: Callable[[Labels], list[RouteHit]] = _no_routes
-    inhibited_by: Callable[[Labels, Sequence[Alert], float], list[str]] = _no_inhibition
+    inhibited_by: Callable[[Labels, float], list[str]] = _no_inhibition
 
 
 @dataclass
@@ -263,8 +263,10 @@ class AlertmanagerAPI:
             "v1 API received a request on a removed endpoint",
             extra=kv(component="api", version="v1", path=request.path, method=request.method),
         )
-        body = json.dumps({"status": "deprecated", "error": _V1_GONE}) + "\n"
-        return web.Response(status=410, text=body, headers={"Content-Type": "application/json"})
+        body = dumps({"status": "deprecated", "error": _V1_GONE}) + "\n"
+        return web.Response(
+            status=410, body=body.encode(), headers={"Content-Type": "application/json"}
+        )
 
     # -- API v2 dispatch -------------------------------------------------------
 
@@ -464,14 +466,13 @@ class AlertmanagerAPI:
             for name in ("active", "silenced", "inhibited", "unprocessed")
         }
         now = time.time()
-        all_alerts = [a for a in self.alerts.all() if not a.resolved(now)]
         config = self.config
 
         def status_of(alert: Alert, receivers: list[str]) -> dict[str, Any] | None:
             if alert.resolved(now):
                 return None
             silenced_by = self.silences.mutes(alert.labels)
-            inhibited_by = config.inhibited_by(alert.labels, all_alerts, now)
+            inhibited_by = config.inhibited_by(alert.labels, now)
             state = "suppressed" if silenced_by or inhibited_by else "active"
             if not flags["active"] and state == "active":
                 return None

@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,8 @@ from promethean.alertmanager.api import (
     RouteHit,
     build_app,
 )
-from promethean.alertmanager.config import load_alertmanager_config
+from promethean.alertmanager.config import AlertmanagerConfig, load_alertmanager_config
+from promethean.alertmanager.inhibit import Inhibitor
 from promethean.alertmanager.nflog import NotificationLog
 from promethean.alertmanager.route import Route
 from promethean.alertmanager.silences import Silences
@@ -183,35 +183,38 @@ def _route_hits(route_tree: Route) -> Callable[[Labels], list[RouteHit]]:
     return routes_for
 
 
-def _inhibition(cfg: Any) -> Callable[[Labels, Sequence[Alert], float], list[str]]:
-    """Adapt the inhibition rules (``inhibit.Inhibitor``) to what the API asks of them."""
-    try:
-        inhibit = importlib.import_module("promethean.alertmanager.inhibit")
-    except ImportError:  # pragma: no cover - until the inhibitor lands
-        return lambda _labels, _alerts, _now: []
-    inhibitor = inhibit.Inhibitor(cfg.inhibit_rules)
+def _inhibition(inhibitor: Inhibitor) -> Callable[[Labels, float], list[str]]:
+    """Adapt the inhibitor to what the API asks of it: the inhibiting fingerprints."""
 
-    def inhibited_by(labels: Labels, alerts: Sequence[Alert], now: float) -> list[str]:
-        return list(inhibitor.inhibited_by(labels, alerts, now))
+    def inhibited_by(labels: Labels, now: float) -> list[str]:
+        found = inhibitor.inhibited_by(labels, now)
+        return [] if found is None else [found]
 
     return inhibited_by
 
 
-def load_active_config(path: str | Path) -> tuple[ActiveConfig, Any]:
-    """Load and validate the config file: the API's view and the full config model.
+def load_active_config(
+    path: str | Path, alerts: AlertStore | None = None
+) -> tuple[ActiveConfig, AlertmanagerConfig, Inhibitor]:
+    """Load and validate the config file: the API's view, the config model, the inhibitor.
 
-    Raises :class:`ConfigError` with a message safe to show.
+    The inhibitor has observed every alert in ``alerts``. Raises
+    :class:`ConfigError` with a message safe to show.
     """
     cfg = load_alertmanager_config(path)
     tree = Route.from_config(cfg)
+    inhibitor = Inhibitor.from_config(cfg)
+    if alerts is not None:
+        for alert in alerts.all():
+            inhibitor.observe(alert.fingerprint, alert.labels, alert.ends_at)
     active = ActiveConfig(
         original=cfg.render(),
         receivers=tuple(r.name for r in cfg.receivers),
         resolve_timeout=float(cfg.global_.resolve_timeout),
         routes_for=_route_hits(tree),
-        inhibited_by=_inhibition(cfg),
+        inhibited_by=_inhibition(inhibitor),
     )
-    return active, cfg
+    return active, cfg, inhibitor
 
 
 # -- the running Alertmanager ---------------------------------------------------------
@@ -227,8 +230,11 @@ class Alertmanager:
         self.alerts = AlertStore()
         self.silences = Silences(DurableLog(self.storage, "silences"), self.retention)
         self.nflog = NotificationLog(DurableLog(self.storage, "nflog"), self.retention)
-        self.config: Any = None
+        self.config: AlertmanagerConfig | None = None
+        self.inhibitor = Inhibitor([])
         self.active = ActiveConfig()
+        self.alerts.subscribe(self._observe)
+        self.alerts.on_gc(self._forget)
         self._reload_lock = asyncio.Lock()
         self.on_reload: list[Callable[[Any], None]] = []
         self.api = AlertmanagerAPI(
@@ -247,7 +253,9 @@ class Alertmanager:
     def load_config(self) -> None:
         """Initial load; raises ConfigError."""
         log.info("Loading configuration file", extra=kv(file=self.args.config_file))
-        self.active, self.config = load_active_config(self.args.config_file)
+        self.active, self.config, self.inhibitor = load_active_config(
+            self.args.config_file, self.alerts
+        )
         self.api.config = self.active
         log.info("Completed loading of configuration file", extra=kv(file=self.args.config_file))
 
@@ -257,16 +265,25 @@ class Alertmanager:
             file = self.args.config_file
             log.info("Loading configuration file", extra=kv(file=file))
             try:
-                active, cfg = await asyncio.to_thread(load_active_config, file)
+                active, cfg, inhibitor = await asyncio.to_thread(load_active_config, file)
             except ConfigError as exc:
                 log.error("Loading configuration file failed", extra=kv(file=file, err=str(exc)))
                 return str(exc)
-            self.active, self.config = active, cfg
+            for alert in self.alerts.all():  # on the loop: no alert slips between
+                inhibitor.observe(alert.fingerprint, alert.labels, alert.ends_at)
+            self.active, self.config, self.inhibitor = active, cfg, inhibitor
             self.api.config = active
             for callback in list(self.on_reload):
                 callback(cfg)
             log.info("Completed loading of configuration file", extra=kv(file=file))
             return None
+
+    def _observe(self, alert: Alert) -> None:
+        self.inhibitor.observe(alert.fingerprint, alert.labels, alert.ends_at)
+
+    def _forget(self, gone: list[Alert]) -> None:
+        for alert in gone:
+            self.inhibitor.forget(alert.fingerprint)
 
     def load_state(self) -> None:
         """Read silences and the notification log from --storage.path; raises StoreError."""
