@@ -119,7 +119,7 @@ class ScrapeParser:
             try:
                 result = self._parse_text_cached(text)
             except _Revalidate:
-                result = self._parse_text(text, cached=False)
+                result = self._parse_text_fresh(text)
         self._last = result.entries
         return result
 
@@ -202,54 +202,33 @@ class ScrapeParser:
         }
         return ScrapeResult(entries, values, timestamps, {}, meta)
 
-    def _parse_text(self, text: str, cached: bool) -> ScrapeResult:
-        """Line by line; with ``cached`` False every line is parsed afresh (exact errors)."""
+    def _parse_text_fresh(self, text: str) -> ScrapeResult:
+        """Every line parsed afresh, so errors carry exact positions; the cache is refreshed."""
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         state = _TextState()
-        get = self._text.get
         entries: list[SeriesEntry] = []
-        vals: list[str] = []
-        ents_append = entries.append
-        vals_append = vals.append
+        vals: list[float] = []
         timestamps: dict[int, int] = {}
-        cur: _FamKey | None = None
-        lineno = 0
-        for line in lines:
-            lineno += 1
-            if cached:
-                k, _, v = line.rpartition(" ")
-                e = get(k)
-                if e is not None and e.family is cur:
-                    ents_append(e)
-                    vals_append(v)
-                    continue
-                if e is not None and self._enter_cached(state, e, lineno):
-                    cur = e.family
-                    ents_append(e)
-                    vals_append(v)
-                    continue
+        for lineno, line in enumerate(lines, 1):
             stripped = line.lstrip(" \t")
             if not stripped:
                 continue
             if stripped[0] == "#":
                 state.comment(line, lineno)
-                cur = None
                 continue
             e, value, ts = self._new_text_line(state, line, lineno)
-            cur = e.family
             if ts is not None:
                 timestamps[len(entries)] = ts
-            ents_append(e)
-            vals_append(repr(value))
-        values = _bulk_floats(vals) if cached else [float(v) for v in vals]
+            entries.append(e)
+            vals.append(value)
         meta = {
             f.name: FamilyMetadata(f.type, f.help, f.unit)
             for f in state.order
             if f.help is not None or f.name in state.declared
         }
-        return ScrapeResult(entries, values, timestamps, {}, meta)
+        return ScrapeResult(entries, vals, timestamps, {}, meta)
 
     def _enter_cached(self, state: _TextState, e: SeriesEntry, lineno: int) -> bool:
         """A cached line starts a new family run: is its family still what this body says?"""
