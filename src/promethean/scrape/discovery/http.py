@@ -10,19 +10,33 @@ their targets go away. Auth and TLS come from the inlined HTTP client config.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from pydantic import Field, field_validator
 
-from promethean.config.httpclient import HTTPClientConfig, mask_url_password
+from promethean.config.httpclient import (
+    HTTPClientConfig,
+    build_session,
+    mask_url_password,
+    request_kwargs,
+)
 from promethean.scrape.discovery.targetgroup import ADDRESS_LABEL, TargetGroup, check_label_set
 from promethean.scrape.durations import Duration
 
-__all__ = ["HTTPSDConfig", "parse_http_groups"]
+__all__ = ["HTTPDiscovery", "HTTPSDConfig", "parse_http_groups"]
+
+_log = logging.getLogger("promethean.scrape.discovery.http")
 
 URL_LABEL = "__meta_url"
+# Upstream's check, verbatim in meaning: JSON, optionally with a UTF-8 charset.
+_JSON_CONTENT_TYPE = re.compile(r"^application/json;?\s*(charset=utf-8)?$")
 # Bound on what a discovery endpoint may send; upstream reads without a bound.
 MAX_RESPONSE_BYTES = 64 << 20
 
@@ -51,8 +65,7 @@ class HTTPSDConfig(HTTPClientConfig):
 
 def parse_http_groups(url: str, content_type: str, body: bytes) -> list[TargetGroup]:
     """Decode an answer; ValueError carries upstream's wording of what is wrong."""
-    media = content_type.split(";")[0].strip().lower()
-    if media != "application/json":
+    if not _JSON_CONTENT_TYPE.match(content_type):
         raise ValueError(f'unsupported content type "{content_type}"')
     try:
         doc: Any = json.loads(body)
@@ -86,3 +99,60 @@ def parse_http_groups(url: str, content_type: str, body: bytes) -> list[TargetGr
             )
         )
     return groups
+
+
+class HTTPDiscovery:
+    """Polls one ``http_sd_configs`` endpoint; keeps the last good answer on errors."""
+
+    def __init__(self, cfg: HTTPSDConfig, *, user_agent: str = "promethean") -> None:
+        self.cfg = cfg
+        self.user_agent = user_agent
+        self._sources: list[str] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    async def refresh(self) -> list[TargetGroup]:
+        """Fetch once: the new groups plus empty groups for sources that went away."""
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self.cfg.refresh_interval or None)
+            self._session = build_session(
+                self.cfg, "http_sd", user_agent=self.user_agent, timeout=timeout
+            )
+        headers = {
+            "Accept": "application/json",
+            "X-Prometheus-Refresh-Interval-Seconds": f"{self.cfg.refresh_interval:g}",
+        }
+        async with self._session.get(
+            self.cfg.url, headers=headers, **request_kwargs(self.cfg)
+        ) as resp:
+            if resp.status != 200:
+                reason = f" {resp.reason}" if resp.reason else ""
+                raise ValueError(f"server returned HTTP status {resp.status}{reason}")
+            body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise ValueError(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+            groups = parse_http_groups(self.cfg.url, resp.headers.get("Content-Type", ""), body)
+        sources = [g.source for g in groups]
+        gone = [TargetGroup(source=s) for s in self._sources if s not in set(sources)]
+        self._sources = sources
+        return [*groups, *gone]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def run(self, send: Callable[[list[TargetGroup]], None]) -> None:
+        """Refresh now and every ``refresh_interval`` until cancelled."""
+        try:
+            while True:
+                try:
+                    send(await self.refresh())
+                except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                    reason = str(exc) or type(exc).__name__
+                    _log.error(
+                        "Unable to refresh target groups",
+                        extra={"fields": {"url": mask_url_password(self.cfg.url), "err": reason}},
+                    )
+                await asyncio.sleep(self.cfg.refresh_interval or 60.0)
+        finally:
+            await self.close()
