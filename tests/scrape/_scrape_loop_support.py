@@ -5,6 +5,7 @@ landed in a real DB."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import math
 import struct
@@ -132,3 +133,46 @@ async def _bounded(coro: Awaitable[Any]) -> Any:
 
 def open_db(tmp_path: Path) -> DB:
     return DB(tmp_path / "data")
+
+
+class ServerThread:
+    """Targets served from their own thread and event loop, so a hostile server's
+    own CPU (generating a gigabyte) does not stall the scraper under test."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._targets: list[Target] = []
+
+    def call(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(_as_coro(coro), self.loop).result(30)
+
+    def start(self, target: Target) -> Target:
+        self.call(target.start())
+        self._targets.append(target)
+        return target
+
+    def close(self) -> None:
+        for t in self._targets:
+            with contextlib.suppress(Exception):
+                self.call(t.stop())
+        with contextlib.suppress(Exception):
+            self.call(_cancel_others())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+async def _cancel_others() -> None:
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me]
+    for t in others:
+        t.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+async def _as_coro(aw: Awaitable[Any]) -> Any:
+    return await aw
