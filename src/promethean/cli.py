@@ -19,6 +19,7 @@ from promethean import __version__
 # Command path -> (module, one-line help). Add a line when a command lands.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("stack",): ("promethean.stack", "run every component that exists in one process"),
+    ("server",): ("promethean.server.main", "the Prometheus server (flags as upstream's)"),
     ("pushgateway",): ("promethean.pushgateway.main", "the Pushgateway (flags as upstream's)"),
     ("alertmanager",): ("promethean.alertmanager.main", "the Alertmanager (flags as upstream's)"),
     ("tool", "check", "metrics"): ("promethean.model.check", "lint metrics like promtool"),

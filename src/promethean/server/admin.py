@@ -167,16 +167,16 @@ def add_admin_routes(app: web.Application, ctx: ServerContext) -> None:
             try:
                 matcher_sets.append(parse_admin_selector(text))
             except (PromQLParseError, ValueError) as exc:
-                audit(request, "delete_series", "invalid", match=selectors)
+                audit(request, "delete_series", "invalid", match=",".join(selectors))
                 return _bad(f'invalid parameter "match[]": {exc}')
         try:
             for matchers in matcher_sets:
                 await asyncio.to_thread(db.delete_series, matchers, start, end)
         except Exception as exc:
-            audit(request, "delete_series", "failed", match=selectors)
+            audit(request, "delete_series", "failed", match=",".join(selectors))
             log.error("delete_series failed", extra=kv_err(exc))
             return api_error("internal", f"delete series: {exc}")
-        audit(request, "delete_series", "ok", match=selectors, start=start, end=end)
+        audit(request, "delete_series", "ok", match=",".join(selectors), start=start, end=end)
         return web.Response(status=204)
 
     async def clean_tombstones(request: web.Request) -> web.StreamResponse:
