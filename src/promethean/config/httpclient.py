@@ -578,11 +578,13 @@ def _no_proxy_match(host: str, port: int | None, no_proxy: str) -> bool:
                 return True
             continue
         try:
-            if ip is not None and ip == ipaddress.ip_address(entry):
+            entry_ip = ipaddress.ip_address(entry)
+        except ValueError:
+            entry_ip = None
+        if entry_ip is not None:
+            if ip is not None and ip == entry_ip:
                 return True
             continue
-        except ValueError:
-            pass
         entry_port: int | None = None
         name = entry
         if ":" in entry and not entry.startswith("["):
@@ -843,8 +845,13 @@ class _Prepare:
             pheaders: dict[str, str] = dict(self.connect_headers)
             if purl.user is not None or purl.password is not None:
                 creds = f"{purl.user or ''}:{purl.password or ''}".encode()
-                pheaders["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+                value = "Basic " + base64.b64encode(creds).decode("ascii")
                 purl = purl.with_user(None)
+                # Plain HTTP goes to the proxy as is; HTTPS authenticates the CONNECT.
+                if req.is_ssl():
+                    pheaders["Proxy-Authorization"] = value
+                else:
+                    headers["Proxy-Authorization"] = value
             req.update_proxy(purl, None, pheaders or None)
         elif req.proxy is not None:
             req.update_proxy(None, None, None)
