@@ -236,7 +236,7 @@ class InhibitRuleConfig(ConfigModel):
     def _check_equal(cls, value: list[str]) -> list[str]:
         for name in value:
             if not is_label_name(name):
-                raise ValueError(f'invalid label name "{name}" in equal list')
+                raise ValueError(f'"{name}" is not a valid label name')
         return value
 
     def source(self) -> list[Matcher]:
@@ -504,7 +504,7 @@ def _resolve_files(rcv: Receiver, base: Any) -> Receiver:
 
 def _check_and_fill(cfg: AlertmanagerConfig, base: Any) -> AlertmanagerConfig:
     if cfg.route is None:
-        raise _Failure((), "no route provided in config")
+        raise _Failure((), "no routes provided")
     root = cfg.route
     if root.continue_:
         raise _Failure(("route", "continue"), "cannot have continue in root route")
