@@ -161,10 +161,12 @@ class Silence:
 
 
 def silence_state(starts_at: float, ends_at: float, now: float) -> str:
+    """Upstream's states; the end instant itself counts as expired, so an expired
+    silence never reads as active within the clock's resolution."""
+    if now >= ends_at:
+        return EXPIRED
     if now < starts_at:
         return PENDING
-    if now > ends_at:
-        return EXPIRED
     return ACTIVE
 
 
@@ -273,7 +275,7 @@ class Silences:
         return sorted(
             s.id
             for s in list(self._by_id.values())
-            if s.starts_at <= when <= s.ends_at and s.matches(labels)
+            if s.starts_at <= when < s.ends_at and s.matches(labels)
         )
 
     # -- changes -------------------------------------------------------------
