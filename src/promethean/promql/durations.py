@@ -87,8 +87,9 @@ def _eval(node: DurationExpr, query: Mapping[str, float]) -> float:
         return math.fmod(lhs, rhs)
     if op == "^":
         return float(math.pow(lhs, rhs))
-    if op == "min_of":
-        return min(lhs, rhs)
-    if op == "max_of":
-        return max(lhs, rhs)
+    if op in ("min_of", "max_of"):
+        # As Go's math.Min/Max: NaN wins over any number.
+        if math.isnan(lhs) or math.isnan(rhs):
+            return math.nan
+        return min(lhs, rhs) if op == "min_of" else max(lhs, rhs)
     raise ValueError(f"unknown duration operator {op!r}")

@@ -44,7 +44,9 @@ from promethean.promql.errors import PromQLParseError
 from promethean.promql.parser import ParserOptions, parse_expr
 from promethean.promql.selectors import (
     effective_times,
+    extend_window,
     select_range,
+    select_smoothed_vector,
     select_vector,
     window_bounds,
 )
@@ -79,6 +81,9 @@ _KEEPS_NAME = frozenset(
     }
 )
 _ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time"})
+#: The functions an ``anchored`` / ``smoothed`` range may feed (upstream's lists).
+_ANCHORED_SAFE = ("changes", "delta", "increase", "rate", "resets")
+_SMOOTHED_SAFE = ("delta", "increase", "rate")
 _SORTS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 #: Removed with the name: the type-and-unit labels describe the metric, not the result.
 _NAME_LABELS = (METRIC_NAME, "__type__", "__unit__")
@@ -359,6 +364,13 @@ class _Evaluator:
 
     def _range_result(self, ri: RangeInput) -> list[SeriesResult]:
         out = []
+        if ri.anchored or ri.smoothed:
+            maxt = int(ri.step_times[0])
+            for lbl, ts, vs in zip(ri.labels, ri.timestamps, ri.values, strict=True):
+                et, ev = extend_window(ts, vs, maxt - ri.range_ms, maxt, ri.smoothed)
+                if et.size:
+                    out.append(SeriesResult(lbl, et, ev))
+            return out
         for lbl, ts, vs in zip(ri.labels, ri.timestamps, ri.values, strict=True):
             lo, hi = window_bounds(ts, ri.step_times[:1], ri.range_ms)
             a, b = int(lo[0]), int(hi[0])
@@ -454,7 +466,10 @@ class _Evaluator:
     def eval_vector_selector(self, vs: ast.VectorSelector, steps: I64) -> StepMatrix:
         offset = self.dur_ms(vs.offset_ms, vs.offset_expr)
         eff = effective_times(steps, offset, self.at_time(vs.timestamp_ms, vs.start_or_end))
-        sm = select_vector(self.querier, vs, eff, self.opts.lookback_ms, self.check)
+        if vs.smoothed:
+            sm = select_smoothed_vector(self.querier, vs, eff, self.opts.lookback_ms, self.check)
+        else:
+            sm = select_vector(self.querier, vs, eff, self.opts.lookback_ms, self.check)
         self.count_samples(int(sm.present.sum()))
         return sm
 
@@ -463,7 +478,7 @@ class _Evaluator:
         offset = self.dur_ms(vs.offset_ms, vs.offset_expr)
         range_ms = self.dur_ms(ms.range_ms, ms.range_expr)
         eff = effective_times(steps, offset, self.at_time(vs.timestamp_ms, vs.start_or_end))
-        ri = select_range(self.querier, vs, eff, range_ms, self.check)
+        ri = select_range(self.querier, vs, eff, range_ms, self.check, self.opts.lookback_ms)
         self._count_range(ri)
         return ri
 
@@ -553,6 +568,7 @@ class _Evaluator:
                 "PromQL warning: sort is ineffective for range queries since results are "
                 f"always ordered by labels{self.pos(node)}"
             )
+        _check_extended_range(node)
         if name in _ENGINE_FUNCTIONS:
             return self.eval_absent(node, steps)
         impl = self.engine.implementations.get(name)
@@ -625,6 +641,27 @@ class _Evaluator:
             return StepMatrix.empty(n)
         labels = _absent_labels(arg)
         return StepMatrix([labels], np.ones((1, n)), np.asarray(present).reshape(1, n))
+
+
+def _check_extended_range(node: ast.Call) -> None:
+    """``anchored``/``smoothed`` ranges feed only the functions that understand them."""
+    for arg in node.args:
+        while isinstance(arg, ast.ParenExpr):
+            arg = arg.expr
+        if not isinstance(arg, ast.MatrixSelector):
+            continue
+        vs = arg.vector_selector
+        name = node.func.name
+        if vs.anchored and name not in _ANCHORED_SAFE:
+            raise EvalError(
+                f"anchored modifier can only be used with: {', '.join(_ANCHORED_SAFE)} "
+                f"- not with {name}"
+            )
+        if vs.smoothed and name not in _SMOOTHED_SAFE:
+            raise EvalError(
+                f"smoothed modifier can only be used with: {', '.join(_SMOOTHED_SAFE)} "
+                f"- not with {name}"
+            )
 
 
 def _as_eval_error(err: Exception) -> Exception:

@@ -96,8 +96,6 @@ _NAME_KEYWORDS = frozenset({"by", "offset", "without", "and", "or", "unless"})
 _GROUP_LABEL_KINDS = frozenset({lx.IDENTIFIER, lx.METRIC_IDENTIFIER, lx.KEYWORD, lx.AGGR, lx.OP})
 _DURATION_FUNCS = frozenset({"step", "range", "start", "end", "min_of", "max_of"})
 _DUR_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "^": 3}
-_ANCHORED_FUNCS = ("changes", "delta", "increase", "rate", "resets")
-_SMOOTHED_FUNCS = ("delta", "increase", "rate")
 _OCTAL = re.compile(r"0[0-7_]+")
 _TARGET_ERR = (
     "modifier must be preceded by an instant vector selector or range vector selector or a subquery"
@@ -562,7 +560,7 @@ class _Parser:
         start = self.peek()
         node = self.duration_expr(0, "subquery or range", "number or duration")
         if isinstance(node, NumberLiteral):
-            return int(node.value * 1000), None
+            return round(node.value * 1000), None
         if not self.opts.enable_duration_expressions:
             self.fail("experimental duration expression is not enabled", start.pos)
         if node.is_constant:
@@ -579,7 +577,7 @@ class _Parser:
         start = self.peek()
         node = self.duration_operand("offset", "number or duration")
         if isinstance(node, NumberLiteral):
-            ms, dur_expr = int(node.value * 1000), None
+            ms, dur_expr = round(node.value * 1000), None
         else:
             if not self.opts.enable_duration_expressions:
                 self.fail("experimental duration expression is not enabled", start.pos)
@@ -825,26 +823,10 @@ class _Parser:
                 checked.append(arg)
                 continue
             checked.append(self._expect_type(arg, fn.arg_types[idx], context))
-            if isinstance(arg, MatrixSelector):
-                self._check_extended(arg.vector_selector, fn.name, arg.pos[0])
         args = tuple(checked)
         if all(a is b for a, b in zip(args, node.args, strict=True)):
             return node
         return replace(node, args=args)
-
-    def _check_extended(self, vs: VectorSelector, func: str, pos: int) -> None:
-        if vs.anchored and func not in _ANCHORED_FUNCS:
-            self.fail(
-                f"anchored modifier can only be used with: {', '.join(_ANCHORED_FUNCS)} "
-                f"- not with {func}",
-                pos,
-            )
-        if vs.smoothed and func not in _SMOOTHED_FUNCS:
-            self.fail(
-                f"smoothed modifier can only be used with: {', '.join(_SMOOTHED_FUNCS)} "
-                f"- not with {func}",
-                pos,
-            )
 
     def _check_binary(self, node: BinaryExpr) -> Expr:
         # Walk the left spine iteratively: long chains (a or b or c ...) stay flat.

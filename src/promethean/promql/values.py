@@ -15,6 +15,8 @@ Additions to the agreed shape, both optional so callers may ignore them:
   it. ``None`` means "the step time".
 * ``StepMatrix.drop_name``: per-series flag for 3.x delayed ``__name__``
   removal; the engine sets and resolves it, functions need not care.
+* ``RangeInput.anchored`` / ``smoothed`` / ``lookback_ms``: the extended range
+  selectors; see the field comments.
 """
 
 from __future__ import annotations
@@ -80,6 +82,14 @@ class RangeInput:
     range_ms: int  # window for step j: step_times[j] - range_ms < t <= step_times[j]
     # Set for a matrix selector (None for a subquery): the metric name, for annotations.
     metric_names: list[str] = field(default_factory=list)
+    # ``anchored`` / ``smoothed`` range selectors (3.x extended ranges). The per-series
+    # arrays then also hold the samples up to ``lookback_ms`` before each window (and,
+    # smoothed, up to ``lookback_ms`` after it), so a function can anchor the window on the
+    # sample just before it or interpolate across its edges. Only the functions upstream
+    # allows (rate, increase, delta; anchored also changes, resets) ever see such an input.
+    anchored: bool = False
+    smoothed: bool = False
+    lookback_ms: int = 0
 
 
 @dataclass

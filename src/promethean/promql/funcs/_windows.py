@@ -16,7 +16,7 @@ samples, series or steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,21 @@ class Windows:
     lo: I64  # [n_series, n_steps] first flat index of the window
     hi: I64  # [n_series, n_steps] one past the last
     starts: I64  # [n_series + 1] where each series begins in the flat arrays
+    sid: I64 | None = None  # flat series index of each sample
+
+    def search(self, times: I64, side: Literal["left", "right"]) -> I64:
+        """Per series and step, the flat index ``searchsorted`` gives for ``times[step]``.
+
+        The answer always lies within the series' own samples
+        (``starts[i] <= idx <= starts[i + 1]``).
+        """
+        n, n_steps = self.shape
+        out = np.empty((n, n_steps), dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        for i in range(n):
+            a, b = int(self.starts[i]), int(self.starts[i + 1])
+            out[i] = a + np.searchsorted(self.ts[a:b], times, side=side)
+        return out
 
     @property
     def count(self) -> I64:
@@ -88,7 +103,7 @@ def build_windows(arg: RangeInput) -> Windows:
             seg = ts[starts[i] : starts[i + 1]]
             hi[i] = starts[i] + np.searchsorted(seg, steps, side="right")
             lo[i] = starts[i] + np.searchsorted(seg, steps - int(arg.range_ms), side="right")
-    return Windows(ts, vs, lo.astype(np.int64), hi.astype(np.int64), starts)
+    return Windows(ts, vs, lo.astype(np.int64), hi.astype(np.int64), starts, sid)
 
 
 class Lockstep:

@@ -59,9 +59,102 @@ def _reset_flags(w: Windows) -> tuple[np.ndarray, I64]:
     return flags, running
 
 
+def _extended_first(w: Windows, arg: RangeInput) -> tuple[I64, I64, I64, np.ndarray]:
+    """Window bounds of an anchored/smoothed range, per series and step.
+
+    Returns ``(first, last, window_end, present)``: ``first`` is the sample at or
+    before the range start (within the lookback) or else the first one inside,
+    ``last`` the last one at or before the end (smoothed: the first at or after it,
+    within the lookback), ``window_end`` one past the last sample read for the step.
+    ``present`` is False where no sample lies after the range start.
+    """
+    steps = np.asarray(arg.step_times, dtype=np.int64)
+    start = steps - int(arg.range_ms)
+    lb = int(arg.lookback_ms)
+    ws = w.search(start - lb, "right")
+    we = w.search(steps + lb if arg.smoothed else steps, "right")
+    nonempty = we > ws
+    last_w = np.maximum(we - 1, ws)
+    first = np.maximum(ws, np.minimum(w.search(start, "right"), last_w) - 1)
+    last = np.minimum(w.search(steps, "left"), last_w) if arg.smoothed else last_w
+    present = nonempty & (gather(w.ts, last) > start[None, :])
+    if arg.smoothed:
+        # Samples only after the range: nothing to interpolate from.
+        present &= gather(w.ts, first) <= steps[None, :]
+    return first, last, we, present
+
+
+def _interp(w: Windows, a: I64, t: I64, *, is_counter: bool) -> F64:
+    """The value at ``t`` on the line through samples ``a`` and ``a + 1``."""
+    b = a + 1
+    t1, t2 = gather(w.ts, a), gather(w.ts, b)
+    y1 = gather(w.vs, a).astype(np.float64)
+    y2 = gather(w.vs, b).astype(np.float64)
+    if is_counter:
+        # Across a reset the counter restarts from zero at the earlier sample.
+        y1 = np.where(y2 < y1, 0.0, y1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out: F64 = y1 + (y2 - y1) * (t - t1) / np.where(t2 != t1, t2 - t1, 1)
+    return out
+
+
+def _extended_rate(
+    arg: RangeInput, ctx: EvalContext, *, is_counter: bool, is_rate: bool
+) -> RangeResult:
+    """rate/increase/delta over an anchored or smoothed range (upstream's extendedRate).
+
+    The difference between the values at the two edges of the window: the sample
+    at or before each edge (anchored), or the value interpolated at the edge
+    (smoothed). No extrapolation. A counter adds back what each reset lost.
+    """
+    w = build_windows(arg)
+    first, last, _, present = _extended_first(w, arg)
+    steps = np.asarray(arg.step_times, dtype=np.int64)[None, :]
+    start = steps - int(arg.range_ms)
+    t_first, t_last = gather(w.ts, first), gather(w.ts, last)
+    left = gather(w.vs, first).astype(np.float64)
+    right = gather(w.vs, last).astype(np.float64)
+    if arg.smoothed:
+        shape = first.shape
+        starts = np.broadcast_to(start, shape)
+        ends = np.broadcast_to(steps, shape)
+        at_left = present & (t_first < starts)
+        left = np.where(at_left, _interp(w, first, starts, is_counter=is_counter), left)
+        row_start = w.starts[:-1][:, None]
+        at_right = present & (last > row_start) & (t_last > ends)
+        right = np.where(
+            at_right,
+            _interp(w, np.maximum(last - 1, 0), ends, is_counter=is_counter),
+            right,
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        result = right - left
+        if is_counter and w.vs.size:
+            fi = first + (t_first <= start)
+            la = last - (t_last >= steps)
+            inner = present & (fi <= la)
+            v_fi = gather(w.vs, fi)
+            v_la = gather(w.vs, la)
+            corr = np.where(inner & (v_fi < left), left, 0.0)
+            prev = np.zeros(w.vs.size, dtype=np.float64)
+            if w.vs.size > 1:
+                prev[1:] = np.where(w.vs[1:] < w.vs[:-1], w.vs[:-1], 0.0)
+            pairs = inner & (fi < la)
+            if pairs.any():
+                corr[pairs] += _segment_sums(prev, fi[pairs] + 1, la[pairs] + 1)
+            before_right = np.where(inner, v_la, left)
+            corr = corr + np.where(right < before_right, before_right, 0.0)
+            result = result + corr
+        if is_rate:
+            result = result / (int(arg.range_ms) / 1000.0)
+    return np.where(present, result, 0.0), present
+
+
 def _extrapolated_rate(
     arg: RangeInput, ctx: EvalContext, *, is_counter: bool, is_rate: bool
 ) -> RangeResult:
+    if arg.anchored or arg.smoothed:
+        return _extended_rate(arg, ctx, is_counter=is_counter, is_rate=is_rate)
     w = build_windows(arg)
     cnt = w.count
     present = cnt >= 2
@@ -173,11 +266,22 @@ def _pair_changes(w: Windows, flags: np.ndarray) -> RangeResult:
     return np.where(present, counts, 0.0), present
 
 
+def _anchored_pairs(w: Windows, arg: RangeInput, flags: np.ndarray) -> RangeResult | None:
+    """changes/resets over an anchored range: counted from the sample at or before the start."""
+    if not arg.anchored:
+        return None
+    first, _, we, present = _extended_first(w, arg)
+    running = np.zeros(flags.size + 1, dtype=np.int64)
+    np.cumsum(flags, out=running[1:])
+    counts = (running[we] - running[np.minimum(first + 1, we)]).astype(np.float64)
+    return np.where(present, counts, 0.0), present
+
+
 @range_function("resets")
 def _resets(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
     w = build_windows(arg)
     flags, _ = _reset_flags(w)
-    return _pair_changes(w, flags)
+    return _anchored_pairs(w, arg, flags) or _pair_changes(w, flags)
 
 
 @range_function("changes")
@@ -187,7 +291,7 @@ def _changes(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeRes
     if w.vs.size > 1:
         a, b = w.vs[:-1], w.vs[1:]
         flags[1:] = (a != b) & ~(np.isnan(a) & np.isnan(b))
-    return _pair_changes(w, flags)
+    return _anchored_pairs(w, arg, flags) or _pair_changes(w, flags)
 
 
 def _linear_regression(w: Windows, lock: Lockstep, intercept_ms: I64) -> tuple[F64, F64]:
