@@ -47,6 +47,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import numpy.typing as npt
 
 from promethean import __version__
 from promethean.logs import kv
@@ -373,7 +374,7 @@ class ScrapeLoop:
         self.executor = executor
         self.offset_seed = offset_seed
         self.skip_offset = skip_offset
-        self.parser = parser or ScrapeParser(max_age=1)
+        self.parser = parser or ScrapeParser(max_age=2)
         self.forced_error = forced_error
         self.request_options = dict(request_options or {})
         self.health = TargetHealth()
@@ -588,14 +589,20 @@ class ScrapeLoop:
     def _ingest(
         self, body: bytes | None, ctype: str, ts: int, err: str | None, start: float
     ) -> _Outcome:
-        """Append one scrape (or, on failure, only stale markers) plus the report series."""
+        """Append one scrape (or, on failure, only stale markers) plus the report series.
+
+        On success the page and the report series go to storage in one
+        ``append_many`` call (one batch is far cheaper than two); stale markers,
+        rare in steady state, follow in a second call when there are any.
+        """
         storage = self.storage
         outcome = _Outcome(error=err)
         app = storage.appender()
         cur: dict[SeriesRef, Labels] = {}
+        reported = False
         if err is None and body:
             try:
-                outcome, cur = self._append_body(app, body, ctype, ts)
+                outcome, cur, reported = self._append_body(app, body, ctype, ts, start)
             except Exception as exc:
                 log.warning(
                     "Unexpected error ingesting a scrape",
@@ -606,35 +613,44 @@ class ScrapeLoop:
                 app.rollback()
                 app = storage.appender()
                 cur = {}
+                reported = False
         self._append_stale(app, cur, ts)
         if outcome.error is None and body:
             self.parser.end_cycle()
         self._iter += 1
-        duration = time.monotonic() - start
-        self._append_report(
-            app,
-            ts,
-            [
-                0.0 if outcome.error else 1.0,
-                max(0.0, duration),
-                float(outcome.total),
-                float(outcome.added),
-                float(outcome.series_added),
-            ],
-        )
+        if not reported:
+            refs, labels, values = self._report_batch(outcome, start)
+            new_refs, _errors = app.append_many(refs, labels, ts, values)
+            self._report.refs = list(new_refs)
         app.commit()
         return outcome
 
+    def _report_batch(
+        self, outcome: _Outcome, start: float
+    ) -> tuple[list[SeriesRef | None], list[Labels], npt.NDArray[np.float64]]:
+        values = [
+            0.0 if outcome.error else 1.0,
+            max(0.0, time.monotonic() - start),
+            float(outcome.total),
+            float(outcome.added),
+            float(outcome.series_added),
+        ]
+        return (
+            list(self._report.refs),
+            list(self._report_labels),
+            np.array(values, dtype=np.float64),
+        )
+
     def _append_body(
-        self, app: Any, body: bytes, ctype: str, ts: int
-    ) -> tuple[_Outcome, dict[SeriesRef, Labels]]:
+        self, app: Any, body: bytes, ctype: str, ts: int, start: float
+    ) -> tuple[_Outcome, dict[SeriesRef, Labels], bool]:
         s = self.settings
         try:
             fmt = scrape_format(ctype or None, s.fallback_scrape_protocol)
         except NegotiationError as exc:
-            return _Outcome(error=str(exc)), {}
+            return _Outcome(error=str(exc)), {}, False
         if fmt.format is ExpositionFormat.PROTOBUF:
-            return _Outcome(error="protobuf scrapes are not supported yet"), {}
+            return _Outcome(error="protobuf scrapes are not supported yet"), {}, False
         parse_ctype = (
             "application/openmetrics-text"
             if fmt.format is ExpositionFormat.OPENMETRICS
@@ -643,9 +659,9 @@ class ScrapeLoop:
         try:
             res = self.parser.parse(body, parse_ctype)
         except ParseError as exc:
-            return _Outcome(error=str(exc)), {}
+            return _Outcome(error=str(exc)), {}, False
         except UnicodeDecodeError:
-            return _Outcome(error="invalid UTF-8 in scrape body"), {}
+            return _Outcome(error="invalid UTF-8 in scrape body"), {}, False
         self._update_metadata(res)
         entries = res.entries
         total = len(entries)
@@ -661,7 +677,7 @@ class ScrapeLoop:
                     c, error = self._new_series(e)
                     if error is not None:
                         added = sum(1 for x in cs[:i] if x is not _DROPPED)
-                        return _Outcome(total=i + 1, added=added, error=error), {}
+                        return _Outcome(total=i + 1, added=added, error=error), {}, False
                     e.ref = c
                     if c is not _DROPPED:
                         new_idx.append(i)
@@ -683,7 +699,7 @@ class ScrapeLoop:
             vals = np.array(values, dtype=np.float64)
         added = len(kept)
         if s.sample_limit > 0 and added > s.sample_limit:
-            return _Outcome(total=total, added=added, error="sample limit exceeded"), {}
+            return _Outcome(total=total, added=added, error="sample limit exceeded"), {}, False
         refs_in = [c.ref for c in kept]
         labels_in = [c.labels for c in kept]
         t: Any = ts
@@ -691,16 +707,32 @@ class ScrapeLoop:
             t = np.full(added, ts, dtype=np.int64)
             for i, tv in timestamps.items():
                 t[i] = tv
-        refs_out, errors = app.append_many(refs_in, labels_in, t, vals)
+        series_added = len(new_idx)
+        ok = _Outcome(total=total, added=added, series_added=series_added)
+        r_refs, r_labels, r_vals = self._report_batch(ok, start)
+        if isinstance(t, int):
+            t_all: Any = t
+        else:
+            t_all = np.concatenate([t, np.full(len(r_refs), ts, dtype=np.int64)])
+        refs_all, errors = app.append_many(
+            refs_in + r_refs, labels_in + r_labels, t_all, np.concatenate([vals, r_vals])
+        )
+        refs_out = refs_all[:added]
+        self._report.refs = list(refs_all[added:])
         if refs_out != refs_in:
             for c, r in zip(kept, refs_out, strict=True):
                 c.ref = r
+        if errors:
+            errors = {i: e for i, e in errors.items() if i < added}
         for e in errors.values():
             if isinstance(e, SeriesLabelsError):
-                return _Outcome(
-                    total=total, added=added, error=f"invalid metric name or label names: {e}"
-                ), {}
-        series_added = len(new_idx)
+                return (
+                    _Outcome(
+                        total=total, added=added, error=f"invalid metric name or label names: {e}"
+                    ),
+                    {},
+                    False,
+                )
         if errors:
             series_added -= sum(1 for i in new_idx if i in errors)
         cur = dict(zip(refs_out, labels_in, strict=True))
@@ -710,7 +742,7 @@ class ScrapeLoop:
                 drop.update(timestamps)
             for i in drop:
                 cur.pop(refs_out[i], None)
-        return _Outcome(total=total, added=added, series_added=series_added), cur
+        return _Outcome(total=total, added=added, series_added=series_added), cur, True
 
     def _new_series(self, e: SeriesEntry) -> tuple[_Series, str | None]:
         s = self.settings
@@ -736,19 +768,15 @@ class ScrapeLoop:
         labels = [prev[r] for r in refs]
         app.append_many(refs, labels, ts, np.full(len(refs), STALE_NAN, dtype=np.float64))
 
-    def _append_report(self, app: Any, ts: int, values: list[float]) -> None:
-        refs, _errors = app.append_many(
-            list(self._report.refs),
-            list(self._report_labels),
-            ts,
-            np.array(values, dtype=np.float64),
-        )
-        self._report.refs = list(refs)
-
     def _append_end_stale(self, ts: int) -> None:
         app = self.storage.appender()
         self._append_stale(app, {}, ts)
-        self._append_report(app, ts, [STALE_NAN] * len(REPORT_METRICS))
+        app.append_many(
+            list(self._report.refs),
+            list(self._report_labels),
+            ts,
+            np.full(len(REPORT_METRICS), STALE_NAN, dtype=np.float64),
+        )
         app.commit()
 
     # --- metadata ------------------------------------------------------------------
