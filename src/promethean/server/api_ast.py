@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promethean.model.matchers import Matcher
+from promethean.model.matchers import Matcher, MatchType
 from promethean.promql import ast
 from promethean.promql.printer import format_expr
 from promethean.server.api_json import format_sample_value
@@ -21,11 +21,21 @@ def _matchers(matchers: tuple[Matcher, ...]) -> list[dict[str, str]]:
     return [{"name": m.name, "value": m.value, "type": m.type.value} for m in matchers]
 
 
+def _ordered(vs: ast.VectorSelector) -> tuple[Matcher, ...]:
+    """Upstream appends the matcher for a name written outside the braces last."""
+    if not vs.name:
+        return vs.matchers
+    for i, m in enumerate(vs.matchers):
+        if m.name == "__name__" and m.type is MatchType.EQUAL and m.value == vs.name:
+            return (*vs.matchers[:i], *vs.matchers[i + 1 :], m)
+    return vs.matchers
+
+
 def _selector(vs: ast.VectorSelector) -> dict[str, Any]:
     return {
         "name": vs.name,
         "offset": vs.offset_ms,
-        "matchers": _matchers(vs.matchers),
+        "matchers": _matchers(_ordered(vs)),
         "timestamp": vs.timestamp_ms,
         "startOrEnd": vs.start_or_end,
         "anchored": vs.anchored,
