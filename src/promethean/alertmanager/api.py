@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ _V1_GONE = (
     "The Alertmanager v1 API was deprecated in version 0.16.0 and is removed as of "
     "version 0.27.0 - please use the equivalent route in the v2 API"
 )
+API_VERSION = "0.25.0"
 _CORS_SIMPLE_METHODS = ("GET", "POST", "HEAD")
 _CORS_ALLOWED_HEADERS = ("origin", "accept", "content-type", "x-requested-with")
 
@@ -381,20 +383,20 @@ class AlertmanagerAPI:
     # -- status and receivers ----------------------------------------------------
 
     async def _status(self, request: web.Request, _tail: str) -> web.Response:
-        import platform
-
         return _json(
             {
                 "cluster": {"peers": [], "status": "disabled"},
                 "config": {"original": self.config.original},
                 "uptime": format_api_time(self.started),
                 "versionInfo": {
-                    "branch": "HEAD",
+                    # The API level served is Alertmanager 0.25.0's; amtool compares
+                    # this field with its own version and warns on every call otherwise.
+                    "branch": "promethean",
                     "buildDate": "",
                     "buildUser": "promethean",
                     "goVersion": f"python{platform.python_version()}",
-                    "revision": "",
-                    "version": __version__,
+                    "revision": f"promethean-{__version__}",
+                    "version": API_VERSION,
                 },
             }
         )
