@@ -41,6 +41,7 @@ from promethean.promql.binops import (
 )
 from promethean.promql.durations import duration_to_ms, eval_duration
 from promethean.promql.errors import PromQLParseError
+from promethean.promql.info import evaluate_info, info_reference_times
 from promethean.promql.parser import ParserOptions, parse_expr
 from promethean.promql.selectors import (
     effective_times,
@@ -80,7 +81,7 @@ _KEEPS_NAME = frozenset(
         "info",
     }
 )
-_ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time"})
+_ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time", "info"})
 #: The functions an ``anchored`` / ``smoothed`` range may feed (upstream's lists).
 _ANCHORED_SAFE = ("changes", "delta", "increase", "rate", "resets")
 _SMOOTHED_SAFE = ("delta", "increase", "rate")
@@ -569,6 +570,8 @@ class _Evaluator:
                 f"always ordered by labels{self.pos(node)}"
             )
         _check_extended_range(node)
+        if name == "info":
+            return self.eval_info(node, steps)
         if name in _ENGINE_FUNCTIONS:
             return self.eval_absent(node, steps)
         impl = self.engine.implementations.get(name)
@@ -622,6 +625,26 @@ class _Evaluator:
                 result.drop_name = np.ones(result.n_series, dtype=np.bool_)
             return self.names_now(result)
         return np.asarray(result, dtype=np.float64)
+
+    def eval_info(self, node: ast.Call, steps: I64) -> StepMatrix:
+        base = self.eval(node.args[0], steps)
+        if not isinstance(base, StepMatrix):
+            raise EvalError("info needs an instant vector")
+        selector = node.args[1] if len(node.args) > 1 else None
+        if selector is not None and not isinstance(selector, ast.VectorSelector):
+            raise EvalError("info's second argument must be a label selector")
+        ref = info_reference_times(node.args[0], steps, self.at_time, self.dur_ms)
+        hist = getattr(self.storage, "histogram_series", None)
+        out = evaluate_info(
+            base,
+            selector,
+            ref,
+            self.opts.lookback_ms,
+            self.querier,
+            (lambda lbl: lbl in hist) if hist else None,
+        )
+        self.count_samples(int(out.present.sum()))
+        return out
 
     def eval_absent(self, node: ast.Call, steps: I64) -> StepMatrix:
         arg = node.args[0]
