@@ -131,6 +131,7 @@ def make_context(
     config: PrometheusConfig | None = None,
     engine_options: EngineOptions | None = None,
     max_concurrency: int = 4,
+    route_prefix: str = "/",
 ) -> ServerContext:
     cfg = config or parse_prometheus_config(CONFIG, "prometheus.yml")
     eopts = engine_options or EngineOptions(max_concurrency=max_concurrency)
@@ -139,6 +140,7 @@ def make_context(
         cors_origin_text=cors,
         query_max_concurrency=max_concurrency,
         query_timeout_s=eopts.timeout_s,
+        route_prefix=route_prefix,
     )
     ctx = ServerContext(
         options=options,

@@ -50,6 +50,8 @@ MAX_TIME_MS = (9223372036854775 - 62135596801) * 1000 + 999
 _MIN_TIME_TEXT = "-292273086-05-16T16:47:06Z"
 _MAX_TIME_TEXT = "292277025-08-18T07:12:54.999999999Z"
 
+_EMPTY_MATCH = "match[] must contain at least one non-empty matcher"
+_EMPTY_SELECTOR = "vector selector must contain at least one non-empty matcher"
 _FORM_BODY_LIMIT = 10 << 20  # Go's ParseForm reads at most 10 MiB of body
 _INT64_MAX = (1 << 63) - 1
 _RFC3339 = re.compile(
@@ -198,12 +200,16 @@ def parse_matcher_sets(values: Sequence[str], param: str | None = None) -> list[
     for text in values:
         try:
             matchers = list(parse_metric_selector(text))
+            empty = all(m.matches_empty for m in matchers)
+            message = _EMPTY_MATCH
         except PromQLParseError as exc:
-            if param is None:
-                raise ApiError("bad_data", str(exc)) from None
-            raise invalid_param(param, str(exc)) from None
-        if all(m.matches_empty for m in matchers):
-            message = "match[] must contain at least one non-empty matcher"
+            # The parser refuses an all-empty selector itself; upstream's API says it its way.
+            message = str(exc)
+            empty = message.endswith(_EMPTY_SELECTOR)
+            if empty:
+                message = _EMPTY_MATCH
+            matchers = []
+        if empty or not matchers:
             if param is None:
                 raise ApiError("bad_data", message)
             raise invalid_param(param, message)
