@@ -70,7 +70,7 @@ class AM:
         self.log_path = workdir / f"am-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> AM:
+    def start(self, wait: bool = True) -> AM:
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         self.proc = subprocess.Popen(
             [
@@ -88,6 +88,8 @@ class AM:
             stderr=open(self.log_path, "ab"),  # noqa: SIM115 - the child owns it
             env=env,
         )
+        if not wait:
+            return self
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
