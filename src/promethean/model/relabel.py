@@ -40,7 +40,9 @@ __all__ = [
     "RelabelConfig",
     "RelabelRules",
     "check_relabel_config",
+    "expand",
     "load_relabel_configs",
+    "parse_template",
     "relabel",
 ]
 
@@ -397,7 +399,7 @@ def _group_number(name: str) -> int:
     return num
 
 
-def _parse_template(template: str, regex: Regex) -> _Template:
+def parse_template(template: str, regex: Regex) -> _Template:
     parts: list[str | int] = []
     literal: list[str] = []
     pos = 0
@@ -427,7 +429,7 @@ def _parse_template(template: str, regex: Regex) -> _Template:
     return tuple(p for p in parts if p != "")
 
 
-def _expand(template: _Template, groups: list[str | None]) -> str:
+def expand(template: _Template, groups: list[str | None]) -> str:
     out: list[str] = []
     for part in template:
         if isinstance(part, str):
@@ -515,7 +517,7 @@ def _compile(cfg: RelabelConfig) -> _Step:
         return hashmod
     if action is RelabelAction.REPLACE:
         return _compile_replace(cfg, regex, value_of)
-    replacement = _parse_template(cfg.replacement, regex)
+    replacement = parse_template(cfg.replacement, regex)
     if action is RelabelAction.LABELMAP:
 
         def labelmap(b: _Builder, _v: Callable[[str], bool]) -> bool:
@@ -523,7 +525,7 @@ def _compile(cfg: RelabelConfig) -> _Step:
                 if matches(name):
                     groups = regex.groups(name)
                     if groups is not None:
-                        b.set(_expand(replacement, groups), value)
+                        b.set(expand(replacement, groups), value)
             return True
 
         return labelmap
@@ -554,10 +556,10 @@ def _set_true(b: _Builder, name: str, value: str) -> bool:
 def _compile_replace(
     cfg: RelabelConfig, regex: Regex, value_of: Callable[[_Builder], str]
 ) -> _Step:
-    target_template = _parse_template(cfg.target_label, regex)
+    target_template = parse_template(cfg.target_label, regex)
     templated_target = "$" in cfg.target_label
     fixed_target = cfg.target_label
-    replacement = _parse_template(cfg.replacement, regex)
+    replacement = parse_template(cfg.replacement, regex)
     literal_replacement = "$" not in cfg.replacement
     default_regex = cfg.regex_is_default and cfg.regex == DEFAULT_REGEX
 
@@ -569,10 +571,10 @@ def _compile_replace(
         groups = regex.groups(value)
         if groups is None:
             return True
-        target = _expand(target_template, groups) if templated_target else fixed_target
+        target = expand(target_template, groups) if templated_target else fixed_target
         if not valid(target):
             return True
-        result = _expand(replacement, groups)
+        result = expand(replacement, groups)
         if result == "":
             b.delete(target)
         else:
@@ -585,3 +587,8 @@ def _compile_replace(
 def load_relabel_configs(items: Iterable[Any]) -> list[RelabelConfig]:
     """Validate a list of mappings (as read from YAML) into configs."""
     return [RelabelConfig.model_validate(item) for item in items]
+
+
+# The names other modules imported before these were public.
+_parse_template = parse_template
+_expand = expand

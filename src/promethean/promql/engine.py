@@ -697,25 +697,23 @@ def _as_eval_error(err: Exception) -> Exception:
 
 
 def _absent_labels(arg: ast.Expr) -> Labels:
-    while isinstance(arg, ast.ParenExpr):
-        arg = arg.expr
+    # As upstream: only a bare selector names labels (`absent((x{a="b"}))` gives `{}`).
     if isinstance(arg, ast.MatrixSelector):
         arg = arg.vector_selector
     if not isinstance(arg, ast.VectorSelector):
         return Labels.empty()
+    # Upstream's rule, order included: the first `=` matcher of a label sets it, any
+    # later matcher of that label (or any other kind before it) removes it again.
     pairs: dict[str, str] = {}
-    seen: set[str] = set()
-    dup: set[str] = set()
+    has: set[str] = set()
     for m in arg.matchers:
         if m.name == METRIC_NAME:
             continue
-        if m.name in seen:
-            dup.add(m.name)  # a label matched twice gets no value, as upstream
-        seen.add(m.name)
-        if m.type is MatchType.EQUAL:
+        if m.type is MatchType.EQUAL and m.name not in has:
             pairs[m.name] = m.value
-    for name in dup:
-        pairs.pop(name, None)
+            has.add(m.name)
+        else:
+            pairs.pop(m.name, None)
     return Labels.from_dict(pairs)
 
 
@@ -766,6 +764,11 @@ def _apply_fill(
             drop_name=np.concatenate([drop, np.zeros(len(extra_l), dtype=np.bool_)]),
         )
 
-    new_l = filled(lhs, rhs, matching.fill_left) if matching.fill_left is not None else lhs
-    new_r = filled(rhs, lhs, matching.fill_right) if matching.fill_right is not None else rhs
+    fill_left, fill_right = matching.fill_left, matching.fill_right
+    if matching.card is ast.Cardinality.ONE_TO_MANY:
+        # Upstream swaps the operands for group_right but not the fill values: fill_left
+        # then supplies the missing right-hand ("many") series and fill_right the left.
+        fill_left, fill_right = fill_right, fill_left
+    new_l = filled(lhs, rhs, fill_left) if fill_left is not None else lhs
+    new_r = filled(rhs, lhs, fill_right) if fill_right is not None else rhs
     return new_l, new_r

@@ -12,7 +12,7 @@ import numpy as np
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.matchers import compile_regex
 from promethean.model.names import label_name_valid
-from promethean.model.relabel import _expand, _parse_template
+from promethean.model.relabel import expand, parse_template
 from promethean.promql.funcs._registry import FunctionError, InstantArg, instant_function
 from promethean.promql.values import EvalContext, StepMatrix
 
@@ -72,7 +72,7 @@ def _label_replace(args: list[InstantArg], ctx: EvalContext) -> StepMatrix:
         raise FunctionError(f"invalid regular expression in label_replace(): {pattern}") from None
     if not label_name_valid(dst):
         raise FunctionError(f"invalid destination label name in label_replace(): {dst}")
-    template = _parse_template(replacement, regex)
+    template = parse_template(replacement, regex)
     by_value: dict[str, str | None] = {}
     labels: list[Labels] = []
     changed: list[bool] = []
@@ -80,7 +80,7 @@ def _label_replace(args: list[InstantArg], ctx: EvalContext) -> StepMatrix:
         value = lbls.get(src)
         if value not in by_value:
             groups = regex.groups(value)
-            by_value[value] = None if groups is None else _expand(template, groups)
+            by_value[value] = None if groups is None else expand(template, groups)
         result = by_value[value]
         if result is None:
             labels.append(lbls)
