@@ -19,6 +19,7 @@ global:
   smtp_smarthost: 127.0.0.1:2525
   smtp_from: am@example.test
   smtp_auth_password: SMTP_PASSWORD_SECRET
+  smtp_auth_identity: SMTP_IDENTITY_SECRET
   slack_api_url: http://127.0.0.1:9/slack/SLACK_URL_SECRET
 route:
   receiver: webhook
@@ -51,6 +52,7 @@ inhibit_rules:
 
 SECRETS = [
     "SMTP_PASSWORD_SECRET",
+    "SMTP_IDENTITY_SECRET",
     "SLACK_URL_SECRET",
     "URL_USERINFO_SECRET",
     "URL_TOKEN_SECRET",
@@ -591,3 +593,19 @@ def test_reload_keeps_old_config_on_error(tmp_path: Path) -> None:
         assert server.get("/api/v2/receivers").json()[-1] == {"name": "pager2"}
     finally:
         server.stop()
+
+
+def test_unknown_paths_and_methods(am: AM) -> None:
+    resp = am.request("PUT", "/api/v2/alerts", raw=b"[]")
+    assert resp.status == 405
+    assert resp.json() == {"code": 405, "message": "method PUT is not allowed, but [GET,POST] are"}
+    resp = am.get("/api/v2/nothing")
+    assert resp.status == 404
+    assert resp.json() == {"code": 404, "message": "path /api/v2/nothing was not found"}
+
+
+def test_metrics(am: AM) -> None:
+    text = am.get("/metrics").text
+    assert 'alertmanager_alerts{state="active"}' in text
+    assert 'alertmanager_silences{state="active"}' in text
+    assert 'alertmanager_alerts_received_total{status="firing"}' in text

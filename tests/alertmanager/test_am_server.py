@@ -198,3 +198,22 @@ def test_reject_cross_site_guard(tmp_path: Path) -> None:
         assert evil.status == 200  # upstream-compatible default
     finally:
         plain.stop()
+
+
+def test_route_prefix_from_external_url(tmp_path: Path) -> None:
+    am = AM(tmp_path, CONFIG, "--web.external-url=http://am.example:9093/am/")
+    am.start(wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if am.get("/am/-/ready").status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, am.log()
+            time.sleep(0.05)
+        assert am.get("/am/api/v2/receivers").json() == [{"name": "r"}]
+        assert am.get("/api/v2/receivers").status == 404
+    finally:
+        am.stop()
