@@ -101,6 +101,15 @@ def test_matching_reads_absent_labels_as_empty() -> None:
     assert m.matches("ABC") and m.matches("42") and not m.matches("abcd")
 
 
+def test_quoted_utf8_names_as_later_upstream() -> None:
+    ms = parse_matchers('{"service.name"="api", a=b}')
+    assert [(m.name, m.value) for m in ms] == [("service.name", "api"), ("a", "b")]
+    assert matchers_string(ms) == '{"service.name"="api",a="b"}'
+    with pytest.raises(MatcherParseError) as info:
+        parse_matchers('""=x')
+    assert str(info.value) == 'bad matcher format: ""=x'
+
+
 def test_returns_shared_matcher_objects() -> None:
     (m,) = parse_matchers("a!=b")
     assert m == Matcher("a", MatchType.NOT_EQUAL, "b")

@@ -10,7 +10,9 @@ in particular ways that this module reproduces rather than tidies up:
 * names are the classic charset plus ``:`` (``[a-zA-Z_:][a-zA-Z0-9_:]*``);
 * values may be quoted or bare; ``\\n``, ``\\"`` and ``\\\\`` are escapes, any other
   backslash is kept literally, and a stray ``"`` is an error;
-* whitespace around names, operators and values is ignored.
+* whitespace around names, operators and values is ignored;
+* beyond 0.25, as 0.27+ reads them: a name may be double-quoted to hold any
+  UTF-8 (``{"service.name"="api"}``), and such names print quoted.
 
 Regex values are checked the way Go compiles them (``^(?:value)$``) so that a
 bad pattern is reported with Go's words (``error parsing regexp: missing
@@ -61,6 +63,26 @@ _WS = "[\t\n\f\r ]"
 _MATCHER_RE = re.compile(
     rf"^{_WS}*([a-zA-Z_:][a-zA-Z0-9_:]*){_WS}*(=~|=|!=|!~){_WS}*(.*?){_WS}*\Z", re.DOTALL
 )
+
+_QUOTED_NAME_RE = re.compile(
+    rf'^{_WS}*"((?:[^"\\]|\\.)*)"{_WS}*(=~|=|!=|!~){_WS}*(.*?){_WS}*\Z', re.DOTALL
+)
+_CLASSIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def _unescape(body: str) -> str:
+    out: list[str] = []
+    escaped = False
+    for ch in body:
+        if escaped:
+            escaped = False
+            out.append("\n" if ch == "n" else ch if ch in ('"', "\\") else "\\" + ch)
+        elif ch == "\\":
+            escaped = True
+        else:
+            out.append(ch)
+    return "".join(out)
+
 
 # RE2 (C++) reports the same problems as Go's regexp/syntax, in other words.
 _GO_REGEXP_CODES = {
@@ -169,9 +191,18 @@ def parse_matchers(text: str) -> list[Matcher]:
 def parse_matcher(text: str) -> Matcher:
     """Parse one ``name op value``; raises :class:`MatcherParseError` with upstream's text."""
     found = _MATCHER_RE.match(text)
-    if found is None:
-        raise MatcherParseError(f"bad matcher format: {text}")
-    name, op, raw = found.group(1), found.group(2), found.group(3)
+    if found is not None:
+        name, op, raw = found.group(1), found.group(2), found.group(3)
+    else:
+        # Alertmanager 0.27+ also reads quoted UTF-8 names ("service.name"="x"); 0.25
+        # rejected them, so accepting them changes no input that worked before.
+        quoted = _QUOTED_NAME_RE.match(text)
+        if quoted is None:
+            raise MatcherParseError(f"bad matcher format: {text}")
+        name = _unescape(quoted.group(1))
+        if name == "":
+            raise MatcherParseError(f"bad matcher format: {text}")
+        op, raw = quoted.group(2), quoted.group(3)
     body = raw
     expect_trailing_quote = False
     if body.startswith('"'):
@@ -209,7 +240,8 @@ def parse_matcher(text: str) -> Matcher:
 
 def matcher_string(m: Matcher) -> str:
     """``name`` + operator + Go-quoted value: ``severity=~"warn|crit"``."""
-    return f"{m.name}{m.type.value}{promql_quote(m.value)}"
+    name = m.name if _CLASSIC_NAME_RE.fullmatch(m.name) else promql_quote(m.name)
+    return f"{name}{m.type.value}{promql_quote(m.value)}"
 
 
 def matchers_string(ms: Iterable[Matcher]) -> str:
