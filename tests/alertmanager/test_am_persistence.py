@@ -7,16 +7,21 @@ when killed; promethean fsyncs each change before answering.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 try:
-    from tests.alertmanager.am_harness import AM
+    from tests.alertmanager.am_harness import AM, free_port
 except ImportError:  # collected without the tests package on sys.path
-    from am_harness import AM  # type: ignore[no-redef]
+    from am_harness import AM, free_port  # type: ignore[no-redef]
 
 CONFIG = "route: {receiver: r}\nreceivers: [{name: r}]\n"
 
@@ -127,3 +132,60 @@ def test_sigkill_loses_no_recorded_notification(tmp_path: Path) -> None:
         entry = nf.query(f'{{}}:{{g="{i}"}}', Receiver("r", "webhook", 0))
         assert entry is not None and entry.firing_alerts == {i}
     nf.close()
+
+
+def test_silences_carry_over_from_the_go_alertmanager(tmp_path: Path) -> None:
+    go = shutil.which("prometheus-alertmanager")
+    if go is None:
+        if os.environ.get("CI") == "true":
+            raise AssertionError("prometheus-alertmanager (Debian package) is required in CI")
+        pytest.skip("prometheus-alertmanager is not installed (Debian package)")
+    (tmp_path / "am.yml").write_text(CONFIG)
+    data = tmp_path / "data"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            go,
+            f"--config.file={tmp_path / 'am.yml'}",
+            f"--storage.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        goam = AM(tmp_path, CONFIG)
+        goam.port = port
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if goam.get("/-/ready").status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        matchers = [
+            {"name": "alertname", "value": "A|B", "isRegex": True, "isEqual": True},
+            {"name": "team", "value": "x", "isRegex": False, "isEqual": False},
+        ]
+        goam.post("/api/v2/silences", dict(body(1), matchers=matchers))
+        goam.post(
+            "/api/v2/silences",
+            dict(body(2), startsAt="2099-01-01T00:00:00Z", endsAt="2099-01-02T00:00:00Z"),
+        )
+        expired = goam.post("/api/v2/silences", body(3)).json()["silenceID"]
+        goam.request("DELETE", f"/api/v2/silence/{expired}")
+        before = sorted(goam.get("/api/v2/silences").json(), key=lambda s: s["id"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert (data / "silences").exists()
+    ours = AM(tmp_path, CONFIG, storage=data).start()
+    try:
+        after = sorted(ours.get("/api/v2/silences").json(), key=lambda s: s["id"])
+        assert after == before
+        assert "imported silences from the Go Alertmanager's snapshot" in ours.log()
+    finally:
+        ours.stop()

@@ -49,6 +49,7 @@ from promethean.alertmanager.nflog import NotificationLog
 from promethean.alertmanager.route import Route
 from promethean.alertmanager.silences import Silences
 from promethean.alertmanager.store import DurableLog, StoreError
+from promethean.alertmanager.upstream_state import UpstreamStateError, read_upstream_silences
 from promethean.config import ConfigError
 from promethean.logs import kv, setup_logging
 from promethean.model.durations import parse_duration
@@ -287,7 +288,18 @@ class Alertmanager:
 
     def load_state(self) -> None:
         """Read silences and the notification log from --storage.path; raises StoreError."""
+        upstream = self.storage / "silences"
+        fresh = not (self.storage / "silences.snap").exists()
         n = self.silences.load()
+        if fresh and upstream.is_file():
+            imported = read_upstream_silences(upstream)
+            self.silences.restore(imported)
+            self.silences.sync_blocking()
+            n += len(imported)
+            log.info(
+                "imported silences from the Go Alertmanager's snapshot",
+                extra=kv(component="store", file=str(upstream), silences=len(imported)),
+            )
         m = self.nflog.load()
         log.info("state loaded", extra=kv(component="store", silences=n, nflog_entries=m))
 
@@ -373,7 +385,7 @@ async def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         am.load_state()
-    except (StoreError, OSError) as exc:
+    except (StoreError, UpstreamStateError, OSError) as exc:
         log.error("cannot load state", extra=kv(component="store", err=str(exc)))
         return 1
     try:

@@ -233,6 +233,11 @@ class Silences:
         self.version += 1
         return len(self._by_id)
 
+    def sync_blocking(self) -> None:
+        """:meth:`sync` for callers outside an event loop."""
+        if self._log is not None:
+            self._log.sync_blocking()
+
     def close(self) -> None:
         """Flush and close the attached log (at shutdown)."""
         if self._log is not None:
