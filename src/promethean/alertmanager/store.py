@@ -5,10 +5,10 @@ Upstream writes silences and the notification log only at maintenance
 a crash is lost. Here every change is one JSON line appended to
 ``<name>.wal.<generation>``; :meth:`DurableLog.sync` returns once it is on
 disk (one ``fsync`` covers every change written before it, so concurrent
-writers share it). :meth:`DurableLog.compact` writes the whole state as
-``<name>.snap`` (temporary file, fsync, rename, directory fsync) and starts a
-new log generation; the snapshot names its generation, so logs older than it
-are ignored and removed.
+writers share it). :meth:`DurableLog.begin_compaction` switches to a new log
+generation at the instant the state is copied; finishing it writes that state as
+``<name>.snap`` (temporary file, fsync, rename, directory fsync); the snapshot
+names its generation, so logs older than it are ignored and removed.
 
 Crash safety: a SIGKILL can leave at most a torn last line, which has no
 newline or is not JSON; loading drops it with a warning. Anything acknowledged
