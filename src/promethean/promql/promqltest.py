@@ -24,7 +24,7 @@ import math
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -33,9 +33,10 @@ import numpy as np
 from promethean.model.durations import parse_duration_ms
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.promql import ast
-from promethean.promql.engine import Engine, EngineOptions, QueryError, QueryResult
+from promethean.promql.engine import Engine, EngineOptions, QueryError, QueryResult, Sample
 from promethean.promql.memstorage import MemStorage
 from promethean.promql.parser import ALL_FEATURES, parse_expr, parse_metric_selector
+from promethean.promql.printer import format_expr
 from promethean.tsdb.storage import STALE_NAN
 
 __all__ = ["EvalOutcome", "FileResult", "parse_series", "run_file", "run_script"]
@@ -468,6 +469,81 @@ def _touches_histograms(storage: MemStorage, expr: str) -> bool:
     return False
 
 
+def _check_failure(ev: _Eval, msg: str) -> str:
+    """Whether an error is the one the eval expects ("" when it is)."""
+    if ev.fail_message is not None and ev.fail_message != msg:
+        return f"expected error {ev.fail_message!r}, got {msg!r}"
+    if ev.fail_regex is not None and not ev.fail_regex.search(msg):
+        return f"expected error matching {ev.fail_regex.pattern!r}, got {msg!r}"
+    for e in ev.expects:
+        if e.kind == "fail" and not e.matches(msg):
+            return f"expected error matching {e.message or e.regex}, got {msg!r}"
+    return ""
+
+
+#: Functions whose value depends on the evaluation time even with every selector pinned.
+_AT_UNSAFE = frozenset(
+    {
+        "days_in_month",
+        "day_of_month",
+        "day_of_week",
+        "day_of_year",
+        "hour",
+        "minute",
+        "month",
+        "year",
+        "predict_linear",
+        "time",
+        "timestamp",
+    }
+)
+_CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
+
+
+def _at_modifier_cases(expr: str, at: int) -> list[tuple[str, int]]:
+    """Upstream's extra runs of an instant eval: every selector pinned with ``@`` to the
+    eval time (subqueries pinned as a whole), evaluated at other times."""
+    tree = parse_expr(expr, ALL_FEATURES)
+    unsafe = False
+
+    def pin(node: ast.Expr) -> ast.Expr:
+        nonlocal unsafe
+        if isinstance(node, ast.VectorSelector):
+            if node.timestamp_ms is None:
+                return replace(node, timestamp_ms=at, start_or_end=None)
+            return node
+        if isinstance(node, ast.MatrixSelector):
+            vs = pin(node.vector_selector)
+            assert isinstance(vs, ast.VectorSelector)
+            return replace(node, vector_selector=vs)
+        if isinstance(node, ast.SubqueryExpr):
+            if node.timestamp_ms is None:
+                return replace(node, timestamp_ms=at, start_or_end=None)
+            return node
+        if isinstance(node, ast.Call):
+            unsafe = unsafe or node.func.name in _AT_UNSAFE
+            return replace(node, args=tuple(pin(a) for a in node.args))
+        if isinstance(node, ast.BinaryExpr):
+            return replace(node, lhs=pin(node.lhs), rhs=pin(node.rhs))
+        if isinstance(node, ast.AggregateExpr):
+            param = pin(node.param) if node.param is not None else None
+            return replace(node, expr=pin(node.expr), param=param)
+        if isinstance(node, ast.ParenExpr | ast.UnaryExpr):
+            return replace(node, expr=pin(node.expr))
+        return node
+
+    pinned = format_expr(pin(tree))
+    # start()/end()/range()/step() read the query's own times, like time().
+    if unsafe or _CONTEXT_FUNCS.search(expr):
+        return []
+    if at == 0:
+        times = [-1000, 0, 1000]
+    else:
+        fifth = -(-at // 5) if at < 0 else at // 5
+        times = [-10 * at, 0, fifth, at, 10 * at]
+    return [(pinned, t) for t in times]
+
+
 def _fmt_series(labels: Labels, points: list[tuple[int, float]]) -> str:
     text = " ".join(f"{v}@{t / 1000:g}s" for t, v in points)
     return f"{labels} {text}"
@@ -486,31 +562,80 @@ class _Runner:
             return fail("native histograms are not implemented (expected histogram values)")
         if _touches_histograms(self.storage, ev.expr):
             return fail("native histograms are not implemented (query selects histogram series)")
+        if not ev.instant:
+            return self.run_range(ev)
+        at = ev.end if ev.expect_range else ev.start
         try:
-            if ev.instant and not ev.expect_range:
-                res = self.engine.instant_query(ev.expr, ev.start)
-            elif ev.instant:
-                res = self.engine.instant_query(ev.expr, ev.end)
-            else:
-                res = self.engine.range_query(ev.expr, ev.start, ev.end, ev.step)
+            variants = _at_modifier_cases(ev.expr, at)
+        except Exception as err:  # the script's query did not parse: report, do not stop
+            return fail(f"error parsing query: {err}")
+        for text, t in [(ev.expr, at), *variants]:
+            problem = self.run_instant(ev, text, t)
+            if problem:
+                if text != ev.expr or t != at:
+                    problem = f"{problem}\n  (re-run as {text} at {t / 1000:g}s)"
+                return fail(problem)
+        return EvalOutcome(ev.line, ev.expr, True)
+
+    def run_range(self, ev: _Eval) -> EvalOutcome:
+        def fail(reason: str) -> EvalOutcome:
+            return EvalOutcome(ev.line, ev.expr, False, reason)
+
+        try:
+            res = self.engine.range_query(ev.expr, ev.start, ev.end, ev.step)
         except QueryError as err:
             if not ev.fail:
                 return fail(f"error evaluating query: {err}")
-            msg = str(err)
-            if ev.fail_message is not None and ev.fail_message != msg:
-                return fail(f"expected error {ev.fail_message!r}, got {msg!r}")
-            if ev.fail_regex is not None and not ev.fail_regex.search(msg):
-                return fail(f"expected error matching {ev.fail_regex.pattern!r}, got {msg!r}")
-            for e in ev.expects:
-                if e.kind == "fail" and not e.matches(msg):
-                    return fail(f"expected error matching {e.message or e.regex}, got {msg!r}")
-            return EvalOutcome(ev.line, ev.expr, True)
+            problem = _check_failure(ev, str(err))
+            return fail(problem) if problem else EvalOutcome(ev.line, ev.expr, True)
         except Exception as err:  # an engine bug must not stop the script
             return fail(f"internal error: {type(err).__name__}: {err}")
         if ev.fail:
             return fail("expected an error, got none")
         problem = self.check_annotations(ev, res) or self.compare(ev, res)
         return fail(problem) if problem else EvalOutcome(ev.line, ev.expr, True)
+
+    def run_instant(self, ev: _Eval, text: str, at: int) -> str:
+        """One instant query of an instant eval, then the same as a range query around it."""
+        try:
+            res = self.engine.instant_query(text, at)
+        except QueryError as err:
+            if not ev.fail:
+                return f"error evaluating query: {err}"
+            return _check_failure(ev, str(err))
+        except Exception as err:  # an engine bug must not stop the script
+            return f"internal error: {type(err).__name__}: {err}"
+        if ev.fail:
+            return "expected an error, got none"
+        problem = self.check_annotations(ev, res) or self.compare(ev, res)
+        if problem:
+            return problem
+        if ev.expect_range or ev.expect_string is not None or _CONTEXT_FUNCS.search(text):
+            return ""
+        try:
+            rng = self.engine.range_query(text, at - 60_000, at + 60_000, 60_000)
+        except QueryError as err:
+            return f"error evaluating query in range mode: {err}"
+        except Exception as err:
+            return f"internal error in range mode: {type(err).__name__}: {err}"
+        if ev.ordered:
+            return ""
+        for prev, nxt in zip(rng.matrix, rng.matrix[1:], strict=False):
+            if prev.labels > nxt.labels:
+                return "matrix results should always be sorted by labels"
+        vec = [
+            Sample(s.labels, at, float(s.values[k]))
+            for s in rng.matrix
+            for k in np.flatnonzero(s.timestamps == at)[:1]
+        ]
+        if res.type == "scalar":
+            if not vec:
+                return "range mode: no point at the evaluation time"
+            as_range = QueryResult("scalar", scalar=(at, vec[0].v))
+        else:
+            as_range = QueryResult("vector", vector=vec)
+        problem = self.compare(ev, as_range)
+        return f"range mode: {problem}" if problem else ""
 
     def check_annotations(self, ev: _Eval, res: QueryResult) -> str:
         warnings, infos = res.annotations.warnings, res.annotations.infos
