@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -57,6 +58,19 @@ def test_post_replaces_same_name_only(gateway: Gateway) -> None:
     assert 'some_metric{instance="i1",job="j1",label="val2"} 7\n' in text
     assert "val1" not in text and "# TYPE some_metric untyped" in text
     assert "another_metric" in text
+
+
+def test_trailing_slash_and_empty_body(gateway: Gateway) -> None:
+    conn = http.client.HTTPConnection(gateway.url.removeprefix("http://"))
+    conn.request("PUT", "/metrics/job/", body=b"x 1\n")
+    resp = conn.getresponse()
+    assert (resp.status, resp.getheader("Location")) == (307, "/metrics/job")
+    conn.close()
+    assert req(gateway, "PUT", "/metrics/job@base64/", b"x 1\n")[0] == 404
+    assert req(gateway, "PUT", "/metrics/job", b"x 1\n")[0] == 404
+    assert req(gateway, "PUT", "/metrics/job/empty", b"")[0] == 200
+    text = metrics(gateway)
+    assert 'push_time_seconds{instance="",job="empty"}' in text
 
 
 def test_delete_answers_202_even_when_absent(gateway: Gateway) -> None:

@@ -114,6 +114,10 @@ class PushgatewayAPI:
         if method not in ("PUT", "POST", "DELETE"):
             return _plain(405, "Method Not Allowed\n", {"Allow": _PUSH_METHODS})
         tail = request.match_info["tail"]
+        if tail == "job/":  # Go's router redirects the trailing slash (then 404s)
+            return web.Response(status=307, headers={"Location": request.path.rstrip("/")})
+        if tail == "job@base64/":
+            return _plain(404, "404 page not found\n")
         try:
             key = parse_group_path(tail)
         except GroupKeyError as exc:

@@ -133,6 +133,8 @@ class Store:
         if result.timestamps:
             raise PushError(_INVALID + "pushed metrics must not have timestamps")
         entries = result.entries
+        if not entries:
+            return []
         series: list[Series | None] = [e.ref for e in entries]  # type: ignore[misc]
         if None in series:
             grouping = dict(grouping_labels(key))
