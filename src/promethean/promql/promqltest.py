@@ -567,8 +567,8 @@ class _Runner:
         at = ev.end if ev.expect_range else ev.start
         try:
             variants = _at_modifier_cases(ev.expr, at)
-        except Exception as err:  # the script's query did not parse: report, do not stop
-            return fail(f"error parsing query: {err}")
+        except Exception:  # a query that does not parse: the run below reports the error
+            variants = []
         for text, t in [(ev.expr, at), *variants]:
             problem = self.run_instant(ev, text, t)
             if problem:
