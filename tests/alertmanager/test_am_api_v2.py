@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+# The harness sits beside the tests (this folder is on sys.path); the package form is
+# the fallback should the folder become a package.
 try:
-    from tests.alertmanager.am_harness import AM
-except ImportError:  # collected without the tests package on sys.path
-    from am_harness import AM  # type: ignore[no-redef]
+    from am_harness import AM
+except ImportError:
+    from tests.alertmanager.am_harness import AM  # type: ignore[no-redef]
 
 CONFIG = """
 global:
