@@ -104,7 +104,12 @@ def spawn(workdir: Path, args: Sequence[str]) -> tuple[subprocess.Popen[bytes], 
 def run_to_exit(workdir: Path, args: Sequence[str], timeout: float = 30.0) -> tuple[int, str]:
     """Run the command until it exits by itself; its status and stderr."""
     proc, log_path = spawn(workdir, args)
-    code = proc.wait(timeout=timeout)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
     return code, log_path.read_text(encoding="utf-8", errors="replace")
 
 

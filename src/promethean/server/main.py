@@ -88,6 +88,7 @@ _KNOWN_FEATURES = frozenset(
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Upstream's server flags, names and defaults."""
+    parser.allow_abbrev = False  # upstream refuses abbreviated flags; a typo must not pass
     parser.add_argument(
         "--config.file",
         dest="config_file",
