@@ -1,4 +1,4 @@
-"""prometheus.yml: loading with file:line errors, and rendering as /api/v1/status/config shows it."""
+"""prometheus.yml: loading with file:line errors, and rendering as status/config shows it."""
 
 from __future__ import annotations
 
