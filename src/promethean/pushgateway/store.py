@@ -187,6 +187,10 @@ class Store:
                 kept = {} if (old is None or replace_all) else dict(old.families)
                 for fam in families:
                     kept[fam.name] = fam
+                if old is not None and _same_series(old.families, kept):
+                    # Only values moved: every relation to other groups is as already checked.
+                    self._replace_values(Group(key, kept, push_time=now), old)
+                    return
                 if self.consistency_check:
                     self._check(key, old, kept)
             except PushError:
@@ -198,6 +202,13 @@ class Store:
                     self._parsers.pop(key, None)
                 raise
             self._install(Group(key, kept, push_time=now, failure_time=0.0), old)
+
+    def _replace_values(self, group: Group, old: Group) -> None:
+        """Install a group whose families, types and series are those of ``old``; indexes stay."""
+        self.groups[group.key] = group
+        self._rerender_own(group)
+        self.version += 1
+        del old
 
     def delete(self, key: GroupKey) -> bool:
         with self.lock:
@@ -393,6 +404,18 @@ class Store:
     def iter_groups(self) -> Iterator[Group]:
         with self.lock:
             yield from [self.groups[k] for k in sorted(self.groups)]
+
+
+def _same_series(old: dict[str, Family], new: dict[str, Family]) -> bool:
+    """Same family names, types and series objects (series are shared through the parse cache,
+    so an unchanged body yields the very same objects and this is a C-speed identity scan)."""
+    if old.keys() != new.keys():
+        return False
+    for name, fam in new.items():
+        prev = old[name]
+        if prev.type is not fam.type or prev.series != fam.series:
+            return False
+    return True
 
 
 def _escape_help(text: str) -> str:
