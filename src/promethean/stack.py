@@ -1,19 +1,32 @@
 """``promethean stack``: every component that exists, in one process, zero setup.
 
 This is what ``make run`` starts. Each component listens on its upstream
-port (Pushgateway 9091; the server 9090 and Alertmanager 9093 join as they
-land), bound to 127.0.0.1 by default so that trying promethean out does not
-expose unauthenticated admin surfaces to the network.
+port (the server 9090, the Pushgateway 9091; Alertmanager 9093 is what the
+server's alerting section points at), bound to 127.0.0.1 by default so that
+trying promethean out does not expose unauthenticated admin surfaces to the
+network.
+
+The server runs on its built-in stack config: it scrapes itself and the
+Pushgateway (``honor_labels: true``, so pushed ``job``/``instance`` labels
+survive, as upstream recommends for a Pushgateway), and knows the
+Alertmanager. The Pushgateway owns the process's SIGINT/SIGTERM handling;
+when it stops, the server stops after it, and ``/-/quit`` on the server
+stops the whole stack.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 
+from promethean.cli import FlagParser
 from promethean.logs import setup_logging
 from promethean.pushgateway import main as pushgateway_main
+from promethean.server import main as server_main
+from promethean.server.config import PrometheusConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="interface every component binds to (default 127.0.0.1; 0.0.0.0 for all)",
     )
     parser.add_argument("--pushgateway.port", dest="pushgateway_port", type=int, default=9091)
+    parser.add_argument("--server.port", dest="server_port", type=int, default=9090)
+    parser.add_argument("--alertmanager.port", dest="alertmanager_port", type=int, default=9093)
+    parser.add_argument(
+        "--storage.tsdb.path",
+        dest="tsdb_path",
+        default="data/",
+        help="the server's data directory (default data/)",
+    )
     parser.add_argument("--log.level", dest="log_level", default="info")
     parser.add_argument("--log.format", dest="log_format", default="logfmt")
 
@@ -40,6 +61,74 @@ def _pushgateway_args(args: argparse.Namespace) -> argparse.Namespace:
     )
 
 
+def _server_args(args: argparse.Namespace) -> argparse.Namespace:
+    sub = FlagParser(prog="promethean server")
+    server_main.configure(sub)
+    return sub.parse_args(
+        [
+            f"--web.listen-address={args.listen_host}:{args.server_port}",
+            f"--storage.tsdb.path={args.tsdb_path}",
+            "--config.file=",
+            f"--log.level={args.log_level}",
+            f"--log.format={args.log_format}",
+        ]
+    )
+
+
+def stack_config(
+    host: str, server_port: int, pushgateway_port: int, am_port: int
+) -> PrometheusConfig:
+    """The server config of the stack: itself, the Pushgateway (honor_labels), the Alertmanager."""
+    return PrometheusConfig.model_validate(
+        {
+            "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [f"{host}:{am_port}"]}]}]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": "prometheus",
+                    "static_configs": [{"targets": [f"{host}:{server_port}"]}],
+                },
+                {
+                    "job_name": "pushgateway",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": [f"{host}:{pushgateway_port}"]}],
+                },
+            ],
+        }
+    )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    host = args.listen_host
+    sargs = _server_args(args)
+    server = server_main.Server(
+        sargs,
+        server_main.flag_table(_server_parser(), sargs),
+        lambda: stack_config(host, args.server_port, args.pushgateway_port, args.alertmanager_port),
+    )
+    try:
+        await server.start()
+    except server_main.StartupError as exc:
+        return exc.exit_code
+    gateway = asyncio.create_task(pushgateway_main.serve(_pushgateway_args(args)))
+    quit_wait = asyncio.create_task(server.wait())
+    done, _ = await asyncio.wait({gateway, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if quit_wait in done:  # /-/quit or a storage failure: stop the Pushgateway too
+        os.kill(os.getpid(), signal.SIGTERM)
+    code = await gateway
+    quit_wait.cancel()
+    await server.stop()
+    return code or server.exit_code
+
+
+def _server_parser() -> argparse.ArgumentParser:
+    parser = FlagParser(prog="promethean server")
+    server_main.configure(parser)
+    return parser
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         setup_logging(args.log_level, args.log_format)
@@ -47,10 +136,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"promethean stack: error: {exc}", file=sys.stderr)
         return 2
     host = args.listen_host
+    url = f"http://{host}:{args.server_port}"
+    print(f"promethean stack: Prometheus server at {url}/ (API {url}/api/v1/query)")
     print(f"promethean stack: Pushgateway at http://{host}:{args.pushgateway_port}/metrics")
+    print("First queries to try:")
+    print(f"  curl -sG {url}/api/v1/query --data-urlencode 'query=up'")
+    print(
+        f"  curl -sG {url}/api/v1/query --data-urlencode "
+        "'query=rate(prometheus_http_requests_total[1m])'"
+    )
+    print(f"  curl -sG {url}/api/v1/query --data-urlencode 'query=prometheus_tsdb_head_series'")
     print(
         "Push a sample:  echo 'demo_metric 42' | curl --data-binary @- "
         f"http://{host}:{args.pushgateway_port}/metrics/job/demo"
     )
     print("Stop with Ctrl-C.", flush=True)
-    return asyncio.run(pushgateway_main.serve(_pushgateway_args(args)))
+    return asyncio.run(_serve(args))
