@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from promethean.model import Labels, MetricFamily, MetricType
 from promethean.model.labels import METRIC_NAME
-from promethean.model.scrapeparse import ScrapeParser
+from promethean.model.scrapeparse import ScrapeParser, SeriesEntry
 from promethean.pushgateway.groupkey import GroupKey, go_quote
 from promethean.pushgateway.textfmt import format_labels, format_value
 
@@ -117,6 +117,7 @@ class Store:
         self._owners: dict[str, GroupKey] = {}
         self._family_groups: dict[str, set[GroupKey]] = {}
         self._parsers: dict[GroupKey, ScrapeParser] = {}
+        self._shapes: dict[GroupKey, _Shape] = {}
         self.lock = threading.RLock()
         self.version = 0
 
@@ -135,20 +136,12 @@ class Store:
         entries = result.entries
         if not entries:
             return []
-        series: list[Series | None] = [e.ref for e in entries]  # type: ignore[misc]
-        if None in series:
-            grouping = dict(grouping_labels(key))
-            for i, e in enumerate(entries):
-                if series[i] is None:
-                    series[i] = e.ref = _series(e.name, e.labels, grouping)
-        # Split into families at each change of family (bodies keep a family's lines together).
-        fams = [e.family for e in entries]
-        starts = [0, *[i for i in range(1, len(fams)) if fams[i] is not fams[i - 1]]]
-        families: list[Family] = []
         values = result.values
-        for n, start in enumerate(starts):
-            end = starts[n + 1] if n + 1 < len(starts) else len(fams)
-            name, mtype = fams[start]
+        shape = self._shapes.get(key)
+        if shape is None or shape.entries != entries:  # identity scan at C speed
+            shape = self._shapes[key] = _shape_of(entries, key)
+        families: list[Family] = []
+        for name, mtype, start, end in shape.runs:
             meta = result.metadata.get(name)
             families.append(
                 Family(
@@ -156,7 +149,7 @@ class Store:
                     mtype,
                     meta.help if meta else None,
                     meta.unit if meta else None,
-                    series[start:end],  # type: ignore[arg-type]
+                    shape.series[start:end],
                     values[start:end],
                 )
             )
@@ -200,6 +193,7 @@ class Store:
                     self.version += 1
                 else:
                     self._parsers.pop(key, None)
+                    self._shapes.pop(key, None)
                 raise
             self._install(Group(key, kept, push_time=now, failure_time=0.0), old)
 
@@ -213,6 +207,7 @@ class Store:
     def delete(self, key: GroupKey) -> bool:
         with self.lock:
             self._parsers.pop(key, None)
+            self._shapes.pop(key, None)
             old = self.groups.pop(key, None)
             if old is None:
                 return False
@@ -227,6 +222,7 @@ class Store:
             self._owners.clear()
             self._family_groups.clear()
             self._parsers.clear()
+            self._shapes.clear()
             self.version += 1
 
     def restore(self, group: Group) -> None:
@@ -404,6 +400,34 @@ class Store:
     def iter_groups(self) -> Iterator[Group]:
         with self.lock:
             yield from [self.groups[k] for k in sorted(self.groups)]
+
+
+@dataclass(slots=True)
+class _Shape:
+    """What a body's line sequence means for a group: its series and its family runs.
+
+    Cached per group: a push whose parsed entries are the same objects in the same
+    order as the previous push's (the usual case: only values move) reuses it whole."""
+
+    entries: list[SeriesEntry]
+    series: list[Series]
+    runs: list[tuple[str, MetricType, int, int]]
+
+
+def _shape_of(entries: list[SeriesEntry], key: GroupKey) -> _Shape:
+    grouping = dict(grouping_labels(key))
+    series: list[Series] = []
+    for e in entries:
+        ref = e.ref
+        if not isinstance(ref, Series):
+            ref = e.ref = _series(e.name, e.labels, grouping)
+        series.append(ref)
+    # Split into families at each change of family (bodies keep a family's lines together).
+    fams = [e.family for e in entries]
+    starts = [0, *[i for i in range(1, len(fams)) if fams[i] is not fams[i - 1]]]
+    ends = [*starts[1:], len(fams)]
+    runs = [(fams[a][0], fams[a][1], a, b) for a, b in zip(starts, ends, strict=True)]
+    return _Shape(list(entries), series, runs)
 
 
 def _same_series(old: dict[str, Family], new: dict[str, Family]) -> bool:
