@@ -149,6 +149,8 @@ class TargetHealth:
     last_scrape: float | None = None  # wall-clock seconds
     last_scrape_duration: float = 0.0
     scrapes: int = 0
+    failures: int = 0
+    max_duration: float = 0.0
     missed_ticks: int = 0
     late_scrapes: int = 0
 
@@ -512,7 +514,9 @@ class ScrapeLoop:
         h.last_scrape_duration = duration
         h.last_error = outcome.error or ""
         h.health = "down" if outcome.error else "up"
+        h.max_duration = max(h.max_duration, duration)
         if outcome.error:
+            h.failures += 1
             log.debug(
                 "Scrape failed",
                 extra=kv(scrape_pool=self.settings.job_name, target=self.url, err=outcome.error),
