@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 
-from promethean.cli import FlagParser
 from promethean.logs import setup_logging
 from promethean.pushgateway import main as pushgateway_main
 from promethean.server import main as server_main
@@ -62,7 +61,7 @@ def _pushgateway_args(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _server_args(args: argparse.Namespace) -> argparse.Namespace:
-    sub = FlagParser(prog="promethean server")
+    sub = argparse.ArgumentParser(prog="promethean server")
     server_main.configure(sub)
     return sub.parse_args(
         [
@@ -124,7 +123,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _server_parser() -> argparse.ArgumentParser:
-    parser = FlagParser(prog="promethean server")
+    parser = argparse.ArgumentParser(prog="promethean server")
     server_main.configure(parser)
     return parser
 
