@@ -33,6 +33,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "cardinality and churn of a block",
     ),
     ("tool", "promqltest"): ("promethean.promql.tool", "run PromQL test scripts"),
+    ("tool", "query"): ("promethean.server.tool_query", "query a server like promtool query"),
+    ("tool", "check", "config"): (
+        "promethean.server.tool_check_config",
+        "validate prometheus.yml files like promtool check config",
+    ),
     ("tool", "check", "alertmanager-config"): (
         "promethean.alertmanager.check",
         "validate alertmanager.yml files like amtool check-config",
