@@ -15,12 +15,18 @@ from promethean.promql.funcs._registry import Param, RangeResult, annotate, rang
 from promethean.promql.funcs._windows import (
     F64,
     I64,
+    LD,
     Lockstep,
     Windows,
     build_windows,
     gather,
     kahan_inc,
     last_index,
+    nonfinite_windows,
+    restrict,
+    series_origin,
+    unchanged_windows,
+    window_sums,
 )
 from promethean.promql.printer import format_float
 from promethean.promql.values import EvalContext, RangeInput
@@ -228,10 +234,8 @@ def _avg_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) -> Ra
     return lock.scatter(w.shape, result)
 
 
-def _variance(arg: RangeInput) -> tuple[Windows, Lockstep, F64]:
+def _welford(w: Windows, lock: Lockstep) -> F64:
     """Welford's algorithm with compensated sums, in sample order (upstream's varianceOverTime)."""
-    w = build_windows(arg)
-    lock = Lockstep(w)
     m = len(lock)
     mean, c_mean = np.zeros(m), np.zeros(m)
     aux, c_aux = np.zeros(m), np.zeros(m)
@@ -245,21 +249,48 @@ def _variance(arg: RangeInput) -> tuple[Windows, Lockstep, F64]:
             aux[:a], c_aux[:a] = kahan_inc(
                 delta * (f - (mean[:a] + c_mean[:a])), aux[:a], c_aux[:a]
             )
-        variance = (aux + c_aux) / lock.counts.astype(np.float64)
-    return w, lock, variance
+        variance: F64 = (aux + c_aux) / lock.counts.astype(np.float64)
+    return variance
+
+
+def _variance(arg: RangeInput) -> RangeResult:
+    """Population variance of every window.
+
+    Extended-precision window sums centred on each series' first value; a window
+    whose values never change has variance 0 exactly, and windows with NaN or
+    infinities take upstream's ordered walk (Welford with compensated sums).
+    """
+    w = build_windows(arg)
+    present = w.count > 0
+    bad = present & nonfinite_windows(w)
+    fast = present & ~bad
+    out = np.zeros(w.shape)
+    sel = np.flatnonzero(fast.ravel())
+    if sel.size:
+        _, y0 = series_origin(w)
+        yc = w.vs.astype(LD) - y0.astype(LD)
+        sy, syy = window_sums(w, sel, [yc, yc * yc])
+        n = w.count.ravel()[sel].astype(LD)
+        var = np.maximum((syy - sy * sy / n) / n, LD(0))
+        var = np.where(unchanged_windows(w).ravel()[sel], LD(0), var)
+        out.ravel()[sel] = var.astype(np.float64)
+    if bad.any():
+        slow = restrict(w, bad)
+        lock = Lockstep(slow)
+        out.ravel()[lock.pairs] = _welford(slow, lock)
+    return out, present
 
 
 @range_function("stdvar_over_time")
 def _stdvar_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
-    w, lock, variance = _variance(arg)
-    return lock.scatter(w.shape, variance)
+    return _variance(arg)
 
 
 @range_function("stddev_over_time")
 def _stddev_over_time(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
-    w, lock, variance = _variance(arg)
+    variance, present = _variance(arg)
     with np.errstate(invalid="ignore"):
-        return lock.scatter(w.shape, np.sqrt(variance))
+        return np.sqrt(variance), present
 
 
 def _sorted_windows(vs: F64, lo: I64, counts: I64) -> F64:

@@ -23,12 +23,18 @@ from promethean.promql.funcs._registry import (
 from promethean.promql.funcs._windows import (
     F64,
     I64,
+    LD,
     Lockstep,
     Windows,
     build_windows,
     gather,
     kahan_inc,
     last_index,
+    nonfinite_windows,
+    restrict,
+    series_origin,
+    unchanged_windows,
+    window_sums,
 )
 from promethean.promql.values import EvalContext, RangeInput
 
@@ -344,26 +350,67 @@ def _eval_times(arg: RangeInput, ctx: EvalContext) -> I64:
     return np.asarray(arg.step_times, dtype=np.int64)
 
 
+def _fit(w: Windows, intercept_at: I64 | None) -> tuple[F64, F64, np.ndarray]:
+    """Least-squares slope (and intercept at ``intercept_at`` ms, per step) of every
+    window with two or more samples, plus where that is.
+
+    Sums come from :func:`window_sums` in extended precision, centred on each
+    series' first sample; a window whose values never change has slope 0 exactly,
+    and windows with NaN or infinities take upstream's ordered compensated walk.
+    """
+    shape = w.shape
+    eligible = w.count >= 2
+    bad = eligible & nonfinite_windows(w)
+    fast = eligible & ~bad
+    slope = np.zeros(shape)
+    intercept = np.zeros(shape)
+    sel = np.flatnonzero(fast.ravel())
+    if sel.size:
+        t0, y0 = series_origin(w)
+        x = ((w.ts - t0) / 1e3).astype(LD)
+        yc = w.vs.astype(LD) - y0.astype(LD)
+        sx, sy, sxy, sxx = window_sums(w, sel, [x, yc, x * yc, x * x])
+        n = w.count.ravel()[sel].astype(LD)
+        lo = w.lo.ravel()[sel]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            fit_slope = (sxy - sx * sy / n) / (sxx - sx * sx / n)
+            const = unchanged_windows(w).ravel()[sel]
+            fit_slope = np.where(const, LD(0), fit_slope)
+            slope.ravel()[sel] = fit_slope.astype(np.float64)
+            if intercept_at is not None:
+                at = np.broadcast_to(intercept_at[None, :], shape).ravel()[sel]
+                at_rel = ((at - t0[lo]) / 1e3).astype(LD)
+                icpt = sy / n - fit_slope * (sx / n - at_rel) + y0[lo].astype(LD)
+                icpt = np.where(const, w.vs[lo].astype(LD), icpt)
+                intercept.ravel()[sel] = icpt.astype(np.float64)
+    if bad.any():
+        slow = restrict(w, bad)
+        lock = Lockstep(slow, min_count=2)
+        if intercept_at is None:
+            at_ms = slow.ts[lock.lo]
+        else:
+            at_ms = intercept_at[lock.pairs % max(shape[1], 1)]
+        s_slow, i_slow = _linear_regression(slow, lock, at_ms)
+        slope.ravel()[lock.pairs] = s_slow
+        intercept.ravel()[lock.pairs] = i_slow
+    return slope, intercept, eligible
+
+
 @range_function("deriv")
 def _deriv(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
     w = build_windows(arg)
-    lock = Lockstep(w, min_count=2)
-    slope, _ = _linear_regression(w, lock, w.ts[lock.lo])
-    return lock.scatter(w.shape, slope)
+    slope, _, present = _fit(w, None)
+    return slope, present
 
 
 @range_function("predict_linear")
 def _predict_linear(arg: RangeInput, params: list[Param], ctx: EvalContext) -> RangeResult:
     w = build_windows(arg)
     duration = np.asarray(params[0], dtype=np.float64)
-    lock = Lockstep(w, min_count=2)
-    n_steps = w.shape[1]
-    step_of = lock.pairs % max(n_steps, 1)
-    at = _eval_times(arg, ctx)[step_of]
-    slope, intercept = _linear_regression(w, lock, at)
+    slope, intercept, present = _fit(w, _eval_times(arg, ctx))
     with np.errstate(invalid="ignore", over="ignore"):
-        predicted = slope * duration[step_of] + intercept
-    return lock.scatter(w.shape, predicted)
+        predicted = slope * duration[None, :] + intercept
+    return np.where(present, predicted, 0.0), present
 
 
 def _go_fixed(value: float) -> str:
