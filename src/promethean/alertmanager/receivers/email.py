@@ -220,7 +220,7 @@ class EmailIntegration(Integration):
                     identity = str(cfg.auth_identity.reveal()) if cfg.auth_identity else ""
 
                     response = f"{identity}\0{user}\0{password}"
-                    self._do_auth(client, "PLAIN", lambda challenge=None: response)
+                    self._do_auth(client, "PLAIN", lambda challenge=None, r=response: r)
                     return
                 client.user, client.password = user, password
                 self._do_auth(client, "LOGIN", client.auth_login)
