@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -78,10 +79,8 @@ class Sink:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"expected {n} requests, got {len(self.requests)}")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), left)
-            except TimeoutError:
-                pass
         return self.requests
 
     async def stop(self) -> None:
