@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from promethean.model.labels import METRIC_NAME, Labels
+from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher, MatchType, matches_labels
 from promethean.tsdb.storage import Series, SeriesRef, StorageError
 
@@ -23,7 +23,7 @@ __all__ = ["MemAppender", "MemQuerier", "MemStorage"]
 
 
 class _MemSeries:
-    __slots__ = ("dirty", "labels", "pending_t", "pending_v", "t", "v")
+    __slots__ = ("dirty", "labels", "pending_t", "pending_v", "rank", "t", "v")
 
     def __init__(self, labels: Labels) -> None:
         self.labels = labels
@@ -32,6 +32,7 @@ class _MemSeries:
         self.pending_t: list[npt.NDArray[np.int64]] = []
         self.pending_v: list[npt.NDArray[np.float64]] = []
         self.dirty = False
+        self.rank = 0  # position in label order, kept by MemStorage
 
     def add(self, t: npt.NDArray[np.int64], v: npt.NDArray[np.float64]) -> None:
         self.pending_t.append(t)
@@ -62,6 +63,9 @@ class MemStorage:
         self._series: dict[Labels, _MemSeries] = {}
         self._refs: list[_MemSeries] = []
         self._by_name: dict[str, list[_MemSeries]] = {}
+        # Postings: label name -> value -> positions in _refs (as the TSDB's index).
+        self._postings: dict[str, dict[str, list[int]]] = {}
+        self._sorted_refs: list[_MemSeries] | None = None
         #: Series that had native-histogram samples in their input (not stored).
         self.histogram_series: set[Labels] = set()
 
@@ -72,8 +76,12 @@ class MemStorage:
                 raise StorageError("empty labelset")
             s = _MemSeries(labels)
             self._series[labels] = s
+            pos = len(self._refs)
             self._refs.append(s)
             self._by_name.setdefault(labels.metric_name, []).append(s)
+            for name, value in labels:
+                self._postings.setdefault(name, {}).setdefault(value, []).append(pos)
+            self._sorted_refs = None
         return self._index(s), s
 
     def _index(self, s: _MemSeries) -> SeriesRef:
@@ -93,6 +101,8 @@ class MemStorage:
         self._series.clear()
         self._refs.clear()
         self._by_name.clear()
+        self._postings.clear()
+        self._sorted_refs = None
         self.histogram_series.clear()
 
     def appender(self) -> MemAppender:
@@ -104,18 +114,43 @@ class MemStorage:
     def close(self) -> None:
         return None
 
-    def candidates(self, matchers: Sequence[Matcher]) -> Iterator[_MemSeries]:
-        for m in matchers:
-            if m.name == METRIC_NAME and m.type is MatchType.EQUAL:
-                yield from self._by_name.get(m.value, ())
-                return
-        for m in matchers:
-            if m.name == METRIC_NAME and not m.matches_empty:
-                for name, group in self._by_name.items():
-                    if m.matches(name):
-                        yield from group
-                return
-        yield from self._refs
+    def matching(self, matchers: Sequence[Matcher]) -> list[_MemSeries]:
+        """The series every matcher accepts, sorted by labels.
+
+        Matchers that reject the empty value narrow through the postings (one
+        set per matcher, unions over the label's matching values); the rest are
+        checked per remaining series.
+        """
+        picked: set[int] | None = None
+        rest: list[Matcher] = []
+        for m in sorted(matchers, key=lambda m: m.type is not MatchType.EQUAL):
+            if m.matches_empty:
+                rest.append(m)
+                continue
+            values = self._postings.get(m.name, {})
+            literal = m.literal_values()
+            ids: set[int] = set()
+            if literal is not None:
+                for v in literal:
+                    ids.update(values.get(v, ()))
+            else:
+                for v, positions in values.items():
+                    if m.matches(v):
+                        ids.update(positions)
+            picked = ids if picked is None else picked & ids
+            if not picked:
+                return []
+        if self._sorted_refs is None:
+            self._sorted_refs = sorted(self._refs, key=lambda s: s.labels)
+            for rank, s in enumerate(self._sorted_refs):
+                s.rank = rank
+        if picked is None:
+            found = [s for s in self._sorted_refs if matches_labels(s.labels, rest)]
+        else:
+            chosen = [self._refs[i] for i in picked]
+            chosen.sort(key=lambda s: s.rank)
+            found = [s for s in chosen if not rest or matches_labels(s.labels, rest)]
+        return found
 
     def series_count(self) -> int:
         return len(self._series)
@@ -166,17 +201,20 @@ class MemQuerier:
         self._maxt = maxt
 
     def select(self, matchers: Sequence[Matcher], sort: bool = False) -> Iterator[Series]:
-        found = [
-            s for s in self._storage.candidates(matchers) if matches_labels(s.labels, matchers)
-        ]
-        if sort:
-            found.sort(key=lambda s: s.labels)
+        found = self._storage.matching(matchers)
+        mint, maxt = self._mint, self._maxt
         for s in found:
             s.settle()
-            lo = int(np.searchsorted(s.t, self._mint, side="left"))
-            hi = int(np.searchsorted(s.t, self._maxt, side="right"))
+            t = s.t
+            if t.size == 0:
+                continue
+            if t[0] >= mint and t[-1] <= maxt:
+                yield Series(s.labels, t, s.v)
+                continue
+            lo = int(t.searchsorted(mint, side="left"))
+            hi = int(t.searchsorted(maxt, side="right"))
             if hi > lo:
-                yield Series(s.labels, s.t[lo:hi], s.v[lo:hi])
+                yield Series(s.labels, t[lo:hi], s.v[lo:hi])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         names: set[str] = set()

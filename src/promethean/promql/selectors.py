@@ -62,6 +62,11 @@ def select_vector(
     mint = int(eff.min()) - lookback_ms + 1
     maxt = int(eff.max())
     q = querier(mint, maxt)
+    if n == 1:
+        try:
+            return _select_one(q, vs, int(eff[0]), lookback_ms, check)
+        finally:
+            q.close()
     labels: list[Labels] = []
     rows_v: list[npt.NDArray[np.float64]] = []
     rows_p: list[npt.NDArray[np.bool_]] = []
@@ -91,6 +96,42 @@ def select_vector(
     if not labels:
         return StepMatrix.empty(n)
     return StepMatrix(labels, np.vstack(rows_v), np.vstack(rows_p), timestamps=np.vstack(rows_t))
+
+
+def _select_one(
+    q: Querier, vs: VectorSelector, t: int, lookback_ms: int, check: Callable[[], None]
+) -> StepMatrix:
+    """An instant query's selector: one binary search and a few scalar tests per series."""
+    labels: list[Labels] = []
+    vals: list[float] = []
+    times: list[int] = []
+    floor = t - lookback_ms
+    stale_bits = np.uint64(STALE_NAN_BITS)
+    for i, s in enumerate(q.select(vs.matchers, sort=True)):
+        if i & 255 == 255:
+            check()
+        ts = s.timestamps
+        k = int(ts.searchsorted(t, side="right")) - 1
+        if k < 0:
+            continue
+        st = int(ts[k])
+        if st <= floor:
+            continue
+        v = float(s.values[k])
+        if v != v and s.values[k : k + 1].view(np.uint64)[0] == stale_bits:
+            continue
+        labels.append(s.labels)
+        vals.append(v)
+        times.append(st)
+    if not labels:
+        return StepMatrix.empty(1)
+    n = len(labels)
+    return StepMatrix(
+        labels,
+        np.asarray(vals, dtype=np.float64).reshape(n, 1),
+        np.ones((n, 1), dtype=np.bool_),
+        timestamps=np.asarray(times, dtype=np.int64).reshape(n, 1),
+    )
 
 
 def select_smoothed_vector(
