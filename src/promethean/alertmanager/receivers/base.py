@@ -249,7 +249,7 @@ class HTTPIntegration(Integration):
         retry = status >= 500 or status == 429
         snippet = data[:256].decode("utf-8", "replace").strip()
         detail = f": {_strip_url(snippet, url)}" if snippet else ""
-        raise NotifyError(f"unexpected status code {status}{detail}", retry)
+        raise NotifyError(f'Post "{shown}": unexpected status code {status}{detail}', retry)
 
     async def close(self) -> None:
         if self._session is not None:
