@@ -32,7 +32,8 @@ def test_webhook_payload_version_4_exactly() -> None:
         sink = await Sink().start()
         cfg = webhook_config(sink.url).replace(
             "/hook'",
-            "/hook'\n        http_config:\n          basic_auth: {username: hookuser, password: pw}",
+            "/hook'\n        http_config:\n"
+            "          basic_auth: {username: hookuser, password: pw}",
         )
         rig = Rig(cfg).start()
         try:
