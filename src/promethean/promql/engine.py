@@ -480,7 +480,11 @@ class _Evaluator:
         range_ms = self.dur_ms(ms.range_ms, ms.range_expr)
         eff = effective_times(steps, offset, self.at_time(vs.timestamp_ms, vs.start_or_end))
         ri = select_range(self.querier, vs, eff, range_ms, self.check, self.opts.lookback_ms)
-        self._count_range(ri)
+        if eff.size == 1 and not (vs.anchored or vs.smoothed):
+            # One window, and the querier read exactly it: every sample counts.
+            self.count_samples(sum(int(t.size) for t in ri.timestamps))
+        else:
+            self._count_range(ri)
         return ri
 
     def _count_range(self, ri: RangeInput) -> None:

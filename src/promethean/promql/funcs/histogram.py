@@ -89,8 +89,13 @@ def _batches(m: StepMatrix, group: _Group) -> Iterator[tuple[np.ndarray, F64, F6
     rows = np.asarray(group.rows)
     bounds = np.asarray(group.bounds, dtype=np.float64)
     present = m.present[rows]
-    patterns, inverse = np.unique(present.T, axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).reshape(-1)
+    if present.all():
+        # The usual case: every bucket at every step, one batch.
+        patterns = np.ones((1, rows.size), dtype=np.bool_)
+        inverse = np.zeros(present.shape[1], dtype=np.int64)
+    else:
+        patterns, inverse = np.unique(present.T, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).reshape(-1)
     for p, pattern in enumerate(patterns):
         if not pattern.any():
             continue
@@ -118,48 +123,56 @@ def _almost_equal(a: F64, b: F64, epsilon: float) -> B:
 
 
 def _make_monotonic(counts: F64) -> B:
-    """Upstream's ensureMonotonicAndIgnoreSmallDeltas over all steps; returns "forced" per step."""
-    prev = counts[0].copy()
-    forced = np.zeros(counts.shape[1], dtype=np.bool_)
-    for i in range(1, counts.shape[0]):
-        curr = counts[i]
+    """Upstream's ensureMonotonicAndIgnoreSmallDeltas; ``counts`` is ``[..., buckets, steps]``
+    (batches of histograms with the same buckets), fixed in place; returns "forced"."""
+    prev = counts[..., 0, :].copy()
+    forced = np.zeros(prev.shape, dtype=np.bool_)
+    for i in range(1, counts.shape[-2]):
+        curr = counts[..., i, :]
         same = curr == prev
         noise = ~same & _almost_equal(prev, curr, _SMALL_DELTA)
         drop = ~same & ~noise & (curr < prev)
-        counts[i] = np.where(noise | drop, prev, curr)
+        counts[..., i, :] = np.where(noise | drop, prev, curr)
         forced |= drop
         prev = np.where(same | noise | drop, prev, curr)
     return forced
 
 
 def _bucket_quantile(q: F64, bounds: F64, counts: F64) -> tuple[F64, B]:
-    n_steps = counts.shape[1]
+    """Upstream's bucketQuantile for ``counts`` ``[..., buckets, steps]`` sharing ``bounds``."""
+    lead = counts.shape[:-2]
+    n_steps = counts.shape[-1]
     if bounds[-1] != np.inf:
-        out = np.full(n_steps, np.nan)
-        forced = np.zeros(n_steps, dtype=np.bool_)
+        out = np.full((*lead, n_steps), np.nan)
+        forced = np.zeros((*lead, n_steps), dtype=np.bool_)
     else:
         counts = counts.copy()
         forced = _make_monotonic(counts)
         if bounds.size < 2:
-            out = np.full(n_steps, np.nan)
+            out = np.full((*lead, n_steps), np.nan)
         else:
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                observations = counts[-1]
+                observations = counts[..., -1, :]
                 rank = q * observations
-                reached = counts[:-1] >= rank[None, :]
-                b = np.where(reached.any(axis=0), reached.argmax(axis=0), bounds.size - 1)
-                cols = np.arange(n_steps)
+                reached = counts[..., :-1, :] >= rank[..., None, :]
+                b = np.where(reached.any(axis=-2), reached.argmax(axis=-2), bounds.size - 1)
                 prev_b = np.maximum(b - 1, 0)
                 start = np.where(b > 0, bounds[prev_b], 0.0)
                 end = bounds[np.minimum(b, bounds.size - 1)]
-                below = np.where(b > 0, counts[prev_b, cols], 0.0)
-                count = counts[np.minimum(b, bounds.size - 1), cols] - below
+                below = np.where(
+                    b > 0, np.take_along_axis(counts, prev_b[..., None, :], axis=-2)[..., 0, :], 0.0
+                )
+                top = np.take_along_axis(
+                    counts, np.minimum(b, bounds.size - 1)[..., None, :], axis=-2
+                )[..., 0, :]
+                count = top - below
                 rank = np.where(b > 0, q * observations - below, rank)
                 out = start + (end - start) * (rank / count)
                 out = np.where(b == bounds.size - 1, bounds[-2], out)
                 out = np.where((b == 0) & (bounds[0] <= 0), bounds[0], out)
                 out = np.where(observations == 0, np.nan, out)
-    forced &= ~(np.isnan(q) | (q < 0) | (q > 1))
+    bad_q = np.isnan(q) | (q < 0) | (q > 1)
+    forced &= ~bad_q
     out = np.where(q < 0, -np.inf, out)
     out = np.where(q > 1, np.inf, out)
     out = np.where(np.isnan(q), np.nan, out)
@@ -191,24 +204,35 @@ def _quantiles(
     rows_v: list[F64] = []
     rows_p: list[B] = []
     groups = _groups(m, ctx, bucket_arg)
+    # Histograms with the same buckets present at the same steps are computed together.
+    batched: dict[tuple[bytes, bytes], list[tuple[int, np.ndarray, F64, F64]]] = {}
+    for g, group in enumerate(groups):
+        for steps, bounds, counts in _batches(m, group):
+            key = (bounds.tobytes(), steps.tobytes())
+            batched.setdefault(key, []).append((g, steps, bounds, counts))
     for q in qs:
         text = _openmetrics_float(float(q[0])) if label is not None and q.size else ""
-        for group in groups:
-            values = np.zeros(n_steps)
-            present = np.zeros(n_steps, dtype=np.bool_)
-            for steps, bounds, counts in _batches(m, group):
-                out, forced = _bucket_quantile(q[steps], bounds, counts)
-                values[steps] = out
-                present[steps] = True
-                if forced.any():
-                    info = _MONOTONICITY_INFO
-                    if group.labels.metric_name:
-                        info += f" for metric name {promql_quote(group.labels.metric_name)}"
-                    annotate(ctx, "info", info, forced_arg)
+        values = np.zeros((len(groups), n_steps))
+        present = np.zeros((len(groups), n_steps), dtype=np.bool_)
+        forced_any = np.zeros(len(groups), dtype=np.bool_)
+        for items in batched.values():
+            steps, bounds = items[0][1], items[0][2]
+            stack = np.stack([c for _, _, _, c in items])
+            out, forced = _bucket_quantile(q[steps], bounds, stack)
+            rows = np.asarray([g for g, _, _, _ in items])
+            values[rows[:, None], steps[None, :]] = out
+            present[rows[:, None], steps[None, :]] = True
+            forced_any[rows] |= forced.any(axis=-1)
+        for g, group in enumerate(groups):
+            if forced_any[g]:
+                info = _MONOTONICITY_INFO
+                if group.labels.metric_name:
+                    info += f" for metric name {promql_quote(group.labels.metric_name)}"
+                annotate(ctx, "info", info, forced_arg)
             lbls = group.labels if label is None else group.labels.merge({label: text})
             labels.append(lbls)
-            rows_v.append(values)
-            rows_p.append(present)
+            rows_v.append(values[g])
+            rows_p.append(present[g])
     if not labels:
         return StepMatrix.empty(n_steps)
     return StepMatrix(labels, np.vstack(rows_v), np.vstack(rows_p))
