@@ -21,8 +21,15 @@ Usage by the scrape loop::
 :class:`ScrapeResult` gives, per sample in body order, the :class:`SeriesEntry`
 (``labels`` including ``__name__``, a free ``ref`` slot for a series reference,
 the sample and family names), the value, a sparse ``timestamps`` mapping
-(sample index -> ms; most targets send none) and ``exemplars`` (OpenMetrics),
+(sample index -> ms; most targets send none) and ``exemplars`` (OpenMetrics, protobuf),
 plus ``metadata``: TYPE/HELP/UNIT per family seen in this body.
+
+Protobuf bodies (``application/vnd.google.protobuf``) are decoded whole by
+:func:`promethean.model.protobuf.parse_protobuf`; classic histograms and
+summaries arrive expanded into their usual series, and the cache is keyed by
+(sample name, labels). Native histogram samples have no place in the result yet
+(the TSDB stores floats only): they are left out and counted in
+``ScrapeResult.native_histograms``, so the caller can say so.
 
 Validation: a new line is parsed and checked fully (text 0.0.4 rules as in
 :mod:`promethean.model.textparse`), a cached line only has its value checked,
@@ -43,14 +50,23 @@ between ``max_age`` and ``2 * max_age`` cycles), and their ``ref`` is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from promethean.model._textlex import decode
 from promethean.model.exposition import Exemplar, MetricType
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.openmetrics import OMParser
+from promethean.model.protobuf import parse_protobuf
 from promethean.model.textparse import _TextState
 
-__all__ = ["FamilyMetadata", "ScrapeParser", "ScrapeResult", "SeriesEntry"]
+__all__ = [
+    "FamilyMetadata",
+    "ScrapeParser",
+    "ScrapeResult",
+    "SeriesEntry",
+    "is_openmetrics",
+    "is_protobuf",
+]
 
 _FamKey = tuple[str, MetricType]
 
@@ -85,6 +101,8 @@ class ScrapeResult:
     timestamps: dict[int, int] = field(default_factory=dict)
     exemplars: dict[int, Exemplar] = field(default_factory=dict)
     metadata: dict[str, FamilyMetadata] = field(default_factory=dict)
+    # Native histogram samples of a protobuf body, left out of ``entries``.
+    native_histograms: int = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -92,6 +110,10 @@ class ScrapeResult:
 
 def is_openmetrics(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/openmetrics-text"
+
+
+def is_protobuf(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/vnd.google.protobuf"
 
 
 class ScrapeParser:
@@ -103,15 +125,23 @@ class ScrapeParser:
         self.max_age = max_age
         self._text: dict[str, SeriesEntry] = {}
         self._om: dict[str, SeriesEntry] = {}
+        self._pb: dict[tuple[str, Labels], SeriesEntry] = {}
         self._fam_keys: dict[_FamKey, _FamKey] = {}
         self._cycle = 1
         self._last: list[SeriesEntry] = []
 
     def __len__(self) -> int:
-        return len(self._text) + len(self._om)
+        return len(self._text) + len(self._om) + len(self._pb)
 
     def parse(self, body: str | bytes, content_type: str = "text/plain") -> ScrapeResult:
-        """Parse one scrape body; raises ParseError (line, column) for bad input."""
+        """Parse one scrape body; raises ParseError (line, column) for bad input.
+
+        A protobuf body must be given as bytes; its errors name a byte offset.
+        """
+        if is_protobuf(content_type):
+            result = self._parse_pb(body.encode() if isinstance(body, str) else body)
+            self._last = result.entries
+            return result
         text = decode(body)
         if is_openmetrics(content_type):
             result = self._parse_om(text)
@@ -133,14 +163,7 @@ class ScrapeParser:
         if cycle % self.max_age:
             return 0
         horizon = cycle - self.max_age
-        evicted = 0
-        for cache in (self._text, self._om):
-            stale = [k for k, e in cache.items() if e.seen <= horizon]
-            for k in stale:
-                cache[k].ref = None
-                del cache[k]
-            evicted += len(stale)
-        return evicted
+        return _evict(self._text, horizon) + _evict(self._om, horizon) + _evict(self._pb, horizon)
 
     def _key(self, name: str, typ: MetricType) -> _FamKey:
         key = (name, typ)
@@ -283,6 +306,47 @@ class ScrapeParser:
             values.append(sample.value)
         meta = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in parser.families}
         return ScrapeResult(entries, values, timestamps, exemplars, meta)
+
+    # -- protobuf -------------------------------------------------------------
+
+    def _parse_pb(self, body: bytes) -> ScrapeResult:
+        cache = self._pb
+        entries: list[SeriesEntry] = []
+        values: list[float] = []
+        timestamps: dict[int, int] = {}
+        exemplars: dict[int, Exemplar] = {}
+        meta: dict[str, FamilyMetadata] = {}
+        native = 0
+        for fam in parse_protobuf(body):
+            meta[fam.name] = FamilyMetadata(fam.type, fam.help, fam.unit)
+            family = self._key(fam.name, fam.type)
+            for sample in fam.samples:
+                if sample.histogram is not None:
+                    native += 1
+                    continue
+                key = (sample.name, sample.labels)
+                e = cache.get(key)
+                if e is None:
+                    labels = Labels.from_pairs_keep_empty(
+                        ((METRIC_NAME, sample.name), *sample.labels)
+                    )
+                    e = SeriesEntry(labels, sample.name, family)
+                    cache[key] = e
+                if sample.timestamp_ms is not None:
+                    timestamps[len(entries)] = sample.timestamp_ms
+                if sample.exemplar is not None:
+                    exemplars[len(entries)] = sample.exemplar
+                entries.append(e)
+                values.append(sample.value)
+        return ScrapeResult(entries, values, timestamps, exemplars, meta, native)
+
+
+def _evict(cache: dict[Any, SeriesEntry], horizon: int) -> int:
+    stale = [k for k, e in cache.items() if e.seen <= horizon]
+    for k in stale:
+        cache[k].ref = None
+        del cache[k]
+    return len(stale)
 
 
 class _Revalidate(Exception):

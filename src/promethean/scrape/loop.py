@@ -25,16 +25,18 @@ Staleness compares the set of references of this scrape with the last one's
 (set difference in C), like Go's ``seriesPrev``/``seriesCur``.
 
 Scheduling follows Go Prometheus: the first scrape waits for an offset derived
-from a hash of the target (labels and URL) and a per-server seed, so targets
-spread over the interval; scrapes then tick every interval, skipped ticks are
-dropped (and counted), and a scrape timestamp within ``min(interval/100, 2ms)``
-of its ideal tick is snapped to it for better chunk compression.
+from a hash of the target (all its labels, ``__address__`` and the like
+included, and its URL) and a per-server seed, so targets spread over the
+interval; the hash is Go's (XXH64 of the labels, FNV-1a over that and the URL),
+so a target is scraped at the same phase as Go Prometheus would scrape it;
+scrapes then tick every interval, skipped ticks are dropped (and counted),
+and a scrape timestamp within ``min(interval/100, 2ms)`` of its ideal tick is
+snapped to it for better chunk compression.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import os
@@ -52,6 +54,7 @@ import numpy.typing as npt
 from promethean import __version__
 from promethean.logs import kv
 from promethean.model.errors import ParseError
+from promethean.model.hashing import labels_hash as _xx_labels_hash
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.negotiation import (
     DEFAULT_SCRAPE_PROTOCOLS,
@@ -62,7 +65,17 @@ from promethean.model.negotiation import (
 )
 from promethean.model.relabel import RelabelRules
 from promethean.model.scrapeparse import ScrapeParser, ScrapeResult, SeriesEntry
-from promethean.tsdb.storage import STALE_NAN, SeriesLabelsError, SeriesRef, Storage
+from promethean.scrape.stats import ScrapeStats, go_duration
+from promethean.tsdb.storage import (
+    STALE_NAN,
+    DuplicateSampleError,
+    OutOfBoundsError,
+    OutOfOrderSampleError,
+    SeriesLabelsError,
+    SeriesRef,
+    Storage,
+    StorageError,
+)
 
 __all__ = [
     "REPORT_METRICS",
@@ -88,6 +101,7 @@ REPORT_METRICS = (
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 )
+_PROTOBUF_CTYPE = "application/vnd.google.protobuf"
 _READ_CHUNK = 1 << 16
 _METADATA_KEEP_ITERATIONS = 10
 
@@ -168,18 +182,17 @@ class MetricMetadata:
 
 
 def labels_hash(labels: Labels) -> int:
-    """A stable 64-bit hash of a label set (Go uses xxhash; any stable hash spreads)."""
-    h = hashlib.blake2b(digest_size=8)
-    for k, v in labels:
-        h.update(k.encode())
-        h.update(b"\xff")
-        h.update(v.encode())
-        h.update(b"\xff")
-    return int.from_bytes(h.digest(), "little")
+    """Go's ``labels.Labels.Hash()`` (XXH64 of ``name 0xff value 0xff ...``)."""
+    return _xx_labels_hash(labels)
 
 
 def target_hash(labels: Labels, url: str) -> int:
-    """Go's ``Target.hash``: FNV-1a 64 of the zero-padded label hash and the URL."""
+    """Go's ``Target.hash``: FNV-1a 64 of the zero-padded label hash and the URL.
+
+    ``labels`` are all the target's labels, ``__address__``, ``__scheme__``,
+    ``__metrics_path__``, ``__scrape_interval__`` ... included (Go hashes
+    ``Target.labels``, not the public ``Target.Labels()``).
+    """
     h = 0xCBF29CE484222325
     for byte in f"{labels_hash(labels):016d}".encode() + url.encode():
         h ^= byte
@@ -346,6 +359,9 @@ class ScrapeLoop:
     (``promethean.config.httpclient.build_session``) and ``request_options`` its
     per-request options (``request_kwargs``: redirects). ``executor`` runs parsing
     and appending; None runs them on the event loop (tests, tiny setups).
+    ``hash_labels`` are all the target's labels (``Target.all_labels``), which
+    Go's offset hash covers; ``stats`` collects the self-metrics (the manager
+    shares one :class:`~promethean.scrape.stats.ScrapeStats` among its loops).
     """
 
     def __init__(
@@ -365,6 +381,8 @@ class ScrapeLoop:
         forced_error: str | None = None,
         request_options: Mapping[str, Any] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        hash_labels: Labels | None = None,
+        stats: ScrapeStats | None = None,
     ) -> None:
         self.labels = labels
         self.url = url
@@ -399,7 +417,11 @@ class ScrapeLoop:
         self._stopping = asyncio.Event()
         self._stale_on_stop = True
         self._last_scrape_wall: float | None = None
-        self._hash = target_hash(labels, url)
+        # Go hashes all target labels; a loop built from public labels only still spreads.
+        self._hash = target_hash(hash_labels if hash_labels is not None else labels, url)
+        self.stats = stats if stats is not None else ScrapeStats()
+        self._interval_label = go_duration(interval_s)
+        self._last_start: float | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -468,6 +490,10 @@ class ScrapeLoop:
             scrape_wall = ideal if abs(now_wall - ideal) <= tolerance else now_wall
             if now_wall - ideal > self.interval_s / 10:
                 self.health.late_scrapes += 1
+            started = loop.time()
+            if self._last_start is not None:
+                self.stats.observe_interval(self._interval_label, started - self._last_start)
+            self._last_start = started
             await self.scrape_once(scrape_wall)
             # Next tick on the original grid; ticks that already passed are dropped.
             elapsed = loop.time() - mono0
@@ -503,6 +529,9 @@ class ScrapeLoop:
         if err is None:
             try:
                 body, ctype = await self._fetch()
+            except _BodySizeLimit as exc:
+                err = str(exc)
+                self.stats.add(exceeded_body_size_limit=1)
             except _ScrapeFailed as exc:
                 err = str(exc)
         outcome = await self._off_loop(loop, self._ingest, body, ctype, ts, err, start)
@@ -654,12 +683,11 @@ class ScrapeLoop:
         except NegotiationError as exc:
             return _Outcome(error=str(exc)), {}, False
         if fmt.format is ExpositionFormat.PROTOBUF:
-            return _Outcome(error="protobuf scrapes are not supported yet"), {}, False
-        parse_ctype = (
-            "application/openmetrics-text"
-            if fmt.format is ExpositionFormat.OPENMETRICS
-            else "text/plain"
-        )
+            parse_ctype = _PROTOBUF_CTYPE
+        elif fmt.format is ExpositionFormat.OPENMETRICS:
+            parse_ctype = "application/openmetrics-text"
+        else:
+            parse_ctype = "text/plain"
         try:
             res = self.parser.parse(body, parse_ctype)
         except ParseError as exc:
@@ -667,6 +695,8 @@ class ScrapeLoop:
         except UnicodeDecodeError:
             return _Outcome(error="invalid UTF-8 in scrape body"), {}, False
         self._update_metadata(res)
+        if res.native_histograms:
+            self._skip_native_histograms(res.native_histograms)
         entries = res.entries
         total = len(entries)
         cs: list[Any] = [e.ref for e in entries]
@@ -680,6 +710,8 @@ class ScrapeLoop:
                 if c is None:
                     c, error = self._new_series(e)
                     if error is not None:
+                        if error.startswith("label_"):
+                            self.stats.add(exceeded_label_limits=1)
                         added = sum(1 for x in cs[:i] if x is not _DROPPED)
                         return _Outcome(total=i + 1, added=added, error=error), {}, False
                     e.ref = c
@@ -703,6 +735,7 @@ class ScrapeLoop:
             vals = np.array(values, dtype=np.float64)
         added = len(kept)
         if s.sample_limit > 0 and added > s.sample_limit:
+            self.stats.add(exceeded_sample_limit=1)
             return _Outcome(total=total, added=added, error="sample limit exceeded"), {}, False
         refs_in = [c.ref for c in kept]
         labels_in = [c.labels for c in kept]
@@ -728,6 +761,7 @@ class ScrapeLoop:
                 c.ref = r
         if errors:
             errors = {i: e for i, e in errors.items() if i < added}
+            self._count_append_errors(errors)
         for e in errors.values():
             if isinstance(e, SeriesLabelsError):
                 return (
@@ -747,6 +781,27 @@ class ScrapeLoop:
             for i in drop:
                 cur.pop(refs_out[i], None)
         return _Outcome(total=total, added=added, series_added=series_added), cur, True
+
+    def _count_append_errors(self, errors: Mapping[int, StorageError]) -> None:
+        """Upstream's per-sample rejection counters (the scrape itself still succeeds)."""
+        ooo = dup = oob = 0
+        for e in errors.values():
+            if isinstance(e, OutOfOrderSampleError):
+                ooo += 1
+            elif isinstance(e, DuplicateSampleError):
+                dup += 1
+            elif isinstance(e, OutOfBoundsError):
+                oob += 1
+        self.stats.add(
+            sample_out_of_order=ooo, sample_duplicate_timestamp=dup, sample_out_of_bounds=oob
+        )
+
+    def _skip_native_histograms(self, n: int) -> None:
+        self.stats.add(native_histograms_skipped=n)
+        log.debug(
+            "Native histogram samples skipped (not stored yet)",
+            extra=kv(scrape_pool=self.settings.job_name, target=self.url, samples=n),
+        )
 
     def _new_series(self, e: SeriesEntry) -> tuple[_Series, str | None]:
         s = self.settings

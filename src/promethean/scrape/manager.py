@@ -22,6 +22,9 @@ config reloads and service discovery.
 Accessors for the API: :meth:`active_targets`, :meth:`dropped_targets`,
 :meth:`targets_api` (the ``/api/v1/targets`` data object), :meth:`metadata`
 (``/api/v1/metadata``) and :meth:`target_metadata` (``/api/v1/targets/metadata``).
+Self-metrics: :attr:`ScrapeManager.stats` (counters shared by all loops),
+:meth:`pool_targets`, :meth:`discovered_targets`, and :meth:`collector`, a
+``prometheus_client`` collector exposing them under upstream's names.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from promethean.model.labels import Labels
 from promethean.scrape.config import ScrapeConfig
 from promethean.scrape.discovery.targetgroup import TargetGroup
 from promethean.scrape.loop import USER_AGENT, LoopSettings, MetricMetadata, ScrapeLoop
+from promethean.scrape.stats import ScrapeCollector, ScrapeStats
 from promethean.scrape.targets import Target, targets_from_group
 from promethean.tsdb.storage import Storage
 
@@ -143,6 +147,7 @@ class ScrapeManager:
         self._groups: dict[str, list[TargetGroup]] = {}
         self._stale_tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self.stats = ScrapeStats()
 
     # --- config and discovery ---------------------------------------------------
 
@@ -233,6 +238,7 @@ class ScrapeManager:
         limit = int(pool.cfg.target_limit or 0)
         err = None
         if limit and len(pool.active) > limit:
+            self.stats.add(exceeded_target_limit=1)
             err = f"target_limit exceeded (number of targets: {len(pool.active)}, limit: {limit})"
         pool.forced_error = err
         for t in pool.active.values():
@@ -276,6 +282,8 @@ class ScrapeManager:
             skip_offset=self._skip_offset,
             forced_error=pool.forced_error,
             request_options=pool.request_options,
+            hash_labels=target.all_labels,
+            stats=self.stats,
         )
 
     def _spawn_staleness(self, loop: ScrapeLoop) -> None:
@@ -296,6 +304,22 @@ class ScrapeManager:
 
     def dropped_counts(self) -> dict[str, int]:
         return {job: p.dropped_count for job, p in sorted(self._pools.items())}
+
+    def pool_targets(self) -> dict[str, int]:
+        """Active targets per job (``prometheus_target_scrape_pool_targets``)."""
+        return {job: len(p.active) for job, p in sorted(list(self._pools.items()))}
+
+    def discovered_targets(self) -> dict[str, int]:
+        """Targets discovery handed over per job, before relabelling
+        (``prometheus_sd_discovered_targets{name="scrape"}``)."""
+        return {
+            job: sum(len(tg.targets) for tg in list(groups))
+            for job, groups in sorted(list(self._groups.items()))
+        }
+
+    def collector(self) -> ScrapeCollector:
+        """A ``prometheus_client`` collector of this manager's self-metrics."""
+        return ScrapeCollector(self)
 
     def targets_api(self, state: str = "any", scrape_pool: str | None = None) -> dict[str, Any]:
         """The ``data`` object of ``/api/v1/targets`` (``state``: any, active, dropped)."""
