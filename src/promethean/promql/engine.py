@@ -41,6 +41,7 @@ from promethean.promql.binops import (
 )
 from promethean.promql.durations import duration_to_ms, eval_duration
 from promethean.promql.errors import PromQLParseError
+from promethean.promql.funcs._windows import build_windows
 from promethean.promql.info import evaluate_info, info_reference_times
 from promethean.promql.parser import ParserOptions, parse_expr
 from promethean.promql.selectors import (
@@ -490,11 +491,8 @@ class _Evaluator:
     def _count_range(self, ri: RangeInput) -> None:
         if not ri.labels:
             return
-        per_step = np.zeros(ri.step_times.shape[0], dtype=np.int64)
-        for ts in ri.timestamps:
-            lo, hi = window_bounds(ts, ri.step_times, ri.range_ms)
-            per_step += hi - lo
-        self.count_samples(int(per_step.max()))
+        w = build_windows(ri)  # cached on the input for the function that reads it
+        self.count_samples(int((w.hi - w.lo).sum(axis=0).max()))
 
     def eval_subquery(self, sq: ast.SubqueryExpr, steps: I64) -> RangeInput:
         range_ms = self.dur_ms(sq.range_ms, sq.range_expr)

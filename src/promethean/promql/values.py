@@ -90,6 +90,9 @@ class RangeInput:
     anchored: bool = False
     smoothed: bool = False
     lookback_ms: int = 0
+    # Derived data computed once per input (the flat sample windows), shared by the
+    # engine's sample count and the function that consumes the input.
+    cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

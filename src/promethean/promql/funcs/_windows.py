@@ -65,6 +65,16 @@ class Windows:
 
 
 def build_windows(arg: RangeInput) -> Windows:
+    """The flat windows of ``arg`` (computed once per input and cached on it)."""
+    cached = arg.cache.get("windows")
+    if isinstance(cached, Windows):
+        return cached
+    w = _build_windows(arg)
+    arg.cache["windows"] = w
+    return w
+
+
+def _build_windows(arg: RangeInput) -> Windows:
     n = len(arg.labels)
     steps = np.asarray(arg.step_times, dtype=np.int64)
     n_steps = int(steps.shape[0])
