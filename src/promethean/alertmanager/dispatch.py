@@ -247,6 +247,7 @@ class Dispatcher:
         self._routes: dict[Labels, list[tuple[Route, tuple[tuple[str, str], ...]]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._closing: set[asyncio.Task[Any]] = set()
+        self._queue: list[Alert] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class Dispatcher:
         if self._unsubscribe is None:
             self._unsubscribe = self.store.subscribe(self.insert)
         for alert in self.store.all():
-            self.insert(alert)
+            self._insert(alert)
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -273,6 +274,7 @@ class Dispatcher:
             group.stop()
         self._groups.clear()
         self._routes.clear()
+        self._queue.clear()
         return tasks
 
     def reload(self, route: Route, pipeline: Pipeline) -> None:
@@ -284,8 +286,9 @@ class Dispatcher:
         task = self.loop.create_task(old.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+        self._queue.clear()
         for alert in self.store.all():
-            self.insert(alert)
+            self._insert(alert)
 
     # -- alerts -------------------------------------------------------------------------
 
@@ -301,7 +304,21 @@ class Dispatcher:
         return hits
 
     def insert(self, alert: Alert) -> None:
-        """Put an alert (new or updated) into the group of every route it matches."""
+        """Queue an alert (new or updated) for its groups; handled on the loop's next turn.
+
+        Grouping runs after the caller (the API handler) has answered, and a batch
+        of posted alerts is grouped in one callback.
+        """
+        if not self._queue:
+            self.loop.call_soon(self._drain)
+        self._queue.append(alert)
+
+    def _drain(self) -> None:
+        queue, self._queue = self._queue, []
+        for alert in queue:
+            self._insert(alert)
+
+    def _insert(self, alert: Alert) -> None:
         now = time.time()
         for route, glabels in self._routes_for(alert.labels):
             gid = (route, glabels)

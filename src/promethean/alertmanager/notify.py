@@ -182,6 +182,7 @@ class Pipeline:
             external_url=self._external_url(),
             templates=self.templates,
             now=now,
+            fingerprints={a.labels: h for a, h in zip(alerts, hashes, strict=True)},
         )
         firing = frozenset(h for a, h in zip(alerts, hashes, strict=True) if not a.resolved(now))
         resolved = frozenset(hashes) - firing

@@ -123,10 +123,13 @@ class NotifyContext:
     external_url: str
     templates: NotificationTemplates
     now: float = field(default_factory=time.time)
+    fingerprints: Mapping[Any, int] = field(default_factory=dict)
+    """Alert fingerprints by label set, as the dispatcher computed them (saves recomputing)."""
     _data: dict[int, Data] = field(default_factory=dict, repr=False)
 
-    def status(self, alert: Alert) -> str:
-        return "resolved" if alert.resolved(time.time()) else "firing"
+    def fingerprint(self, alert: Alert) -> str:
+        h = self.fingerprints.get(alert.labels)
+        return alert.fingerprint if h is None else f"{h:016x}"
 
     def data(self, alerts: Sequence[Alert]) -> Data:
         """Template data (``.Alerts``, ``.CommonLabels``...) for these alerts, built once."""
@@ -149,7 +152,7 @@ class NotifyContext:
                             else GoTime.zero()
                         ),
                         GeneratorURL=a.generator_url,
-                        Fingerprint=a.fingerprint,
+                        Fingerprint=self.fingerprint(a),
                     )
                 )
             self.templates.external_url = self.external_url

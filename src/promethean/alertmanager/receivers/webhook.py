@@ -33,7 +33,7 @@ __all__ = ["WebhookIntegration", "webhook_payload"]
 _ZERO = "0001-01-01T00:00:00Z"
 
 
-def _alert_json(alert: Alert, now: float) -> dict[str, Any]:
+def _alert_json(alert: Alert, now: float, fp: str) -> dict[str, Any]:
     resolved = alert.resolved(now)
     return {
         "status": "resolved" if resolved else "firing",
@@ -42,7 +42,7 @@ def _alert_json(alert: Alert, now: float) -> dict[str, Any]:
         "startsAt": go_time_json(alert.starts_at),
         "endsAt": go_time_json(alert.ends_at) if resolved and alert.ends_at is not None else _ZERO,
         "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint,
+        "fingerprint": fp,
     }
 
 
@@ -68,7 +68,7 @@ def webhook_payload(
     if max_alerts and len(alerts) > max_alerts:
         truncated = len(alerts) - max_alerts
         alerts = alerts[:max_alerts]
-    items = [_alert_json(a, when) for a in alerts]
+    items = [_alert_json(a, when, ctx.fingerprint(a)) for a in alerts]
     firing = any(item["status"] == "firing" for item in items)
     return {
         "receiver": quote_meta(ctx.receiver),
