@@ -84,8 +84,10 @@ __all__ = [
     "MetricMetadata",
     "ScrapeLoop",
     "TargetHealth",
+    "go_fqdn",
     "labels_hash",
     "mutate_sample_labels",
+    "offset_seed",
     "scrape_offset",
     "target_hash",
 ]
@@ -193,8 +195,43 @@ def target_hash(labels: Labels, url: str) -> int:
     ``__metrics_path__``, ``__scrape_interval__`` ... included (Go hashes
     ``Target.labels``, not the public ``Target.Labels()``).
     """
+    return _fnv1a64(f"{labels_hash(labels):016d}".encode() + url.encode())
+
+
+def offset_seed(external_labels: Labels | None = None, fqdn: str | None = None) -> int:
+    """Go's ``Manager.setOffsetSeed``: FNV-1a 64 of the FQDN and the external labels' ``String()``.
+
+    Two servers with different hostnames or external labels scrape the same
+    target at different phases; a server replacing a Go one on the same host,
+    with the same external labels, scrapes at the same phase the Go one did.
+    """
+    host = fqdn if fqdn is not None else go_fqdn()
+    inner = ", ".join(f"{k}={_go_quote(v)}" for k, v in (external_labels or ()))
+    return _fnv1a64(f"{host}{{{inner}}}".encode())
+
+
+def go_fqdn() -> str:
+    """Go's ``osutil.GetFQDN``: the first name an IPv4 address of the hostname reverses to."""
+    import socket
+
+    hostname = socket.gethostname()
+    try:
+        infos = socket.getaddrinfo(hostname, None, socket.AF_INET)
+    except OSError:
+        return hostname
+    for info in infos:
+        try:
+            name = socket.gethostbyaddr(str(info[4][0]))[0]
+        except OSError:
+            continue
+        if name:
+            return name.rstrip(".")
+    return hostname
+
+
+def _fnv1a64(data: bytes) -> int:
     h = 0xCBF29CE484222325
-    for byte in f"{labels_hash(labels):016d}".encode() + url.encode():
+    for byte in data:
         h ^= byte
         h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h
@@ -698,7 +735,8 @@ class ScrapeLoop:
         if res.native_histograms:
             self._skip_native_histograms(res.native_histograms)
         entries = res.entries
-        total = len(entries)
+        # Skipped native histograms were scraped (upstream counts them); they are not stored.
+        total = len(entries) + res.native_histograms
         cs: list[Any] = [e.ref for e in entries]
         new_idx: list[int] = []
         if None in cs:
