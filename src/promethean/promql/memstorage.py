@@ -140,17 +140,22 @@ class MemStorage:
             picked = ids if picked is None else picked & ids
             if not picked:
                 return []
+        if picked is not None:
+            # A matcher that accepts "" rejects the series holding a value it refuses.
+            for m in rest:
+                for v, positions in self._postings.get(m.name, {}).items():
+                    if not m.matches(v):
+                        picked.difference_update(positions)
+            rest = []
         if self._sorted_refs is None:
             self._sorted_refs = sorted(self._refs, key=lambda s: s.labels)
             for rank, s in enumerate(self._sorted_refs):
                 s.rank = rank
         if picked is None:
-            found = [s for s in self._sorted_refs if matches_labels(s.labels, rest)]
-        else:
-            chosen = [self._refs[i] for i in picked]
-            chosen.sort(key=lambda s: s.rank)
-            found = [s for s in chosen if not rest or matches_labels(s.labels, rest)]
-        return found
+            return [s for s in self._sorted_refs if matches_labels(s.labels, rest)]
+        chosen = [self._refs[i] for i in picked]
+        chosen.sort(key=lambda s: s.rank)
+        return chosen
 
     def series_count(self) -> int:
         return len(self._series)
