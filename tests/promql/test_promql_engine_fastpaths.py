@@ -134,3 +134,24 @@ def _stored(s: MemStorage) -> list[np.ndarray]:
     from promethean.model.matchers import Matcher, MatchType
 
     return [x.values for x in q.select([Matcher("__name__", MatchType.EQUAL, "fs")], sort=True)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=40),
+    st.floats(0, 1),
+)
+def test_quantile_selection_matches_full_sort(values: list[float], q: float) -> None:
+    from promethean.promql.funcs.over_time import (
+        _quantile_by_selection,
+        _quantile_of_sorted,
+        _sorted_windows,
+    )
+
+    vs = np.asarray(values, dtype=np.float64)
+    n = vs.size
+    lo = np.asarray([0], dtype=np.int64)
+    counts = np.asarray([n], dtype=np.int64)
+    want = _quantile_of_sorted(np.asarray([q]), _sorted_windows(vs, lo, counts), counts)
+    got = _quantile_by_selection(vs, lo, n, q)
+    assert got[0] == want[0] or _close(float(got[0]), float(want[0]), 1e-12)
