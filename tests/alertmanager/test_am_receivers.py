@@ -464,3 +464,47 @@ def test_opsgenie_msteams_discord_telegram_shapes() -> None:
     body = tg.json()
     assert body["chat_id"] == 42
     assert body["parse_mode"] == "HTML"
+
+
+def test_email_starttls_with_ca_and_require_tls_refusal(tmp_path: Any) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    box = Mailbox()
+    plain_box = Mailbox()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        tls_server = await loop.create_server(
+            lambda: SMTP(box, tls_context=server_ctx, require_starttls=True), "127.0.0.1", 0
+        )
+        plain_server, plain_port = await _smtp_sink(plain_box)
+        port = tls_server.sockets[0].getsockname()[1]
+        cfg = _email_config(port).replace(
+            "  smtp_require_tls: false",
+            f"  smtp_require_tls: true\n  smtp_tls_config: {{ca_file: '{ca_file}'}}",
+        )
+        rig = Rig(cfg).start()
+        plain = Rig(_email_config(plain_port).replace("require_tls: false", "require_tls: true"))
+        plain.start()
+        try:
+            rig.post({"alertname": "Secure", "email": "a@example.com"})
+            plain.post({"alertname": "Plain", "email": "a@example.com"})
+            await _wait_until(lambda: box.messages)
+            await asyncio.sleep(0.5)
+        finally:
+            await rig.stop()
+            await plain.stop()
+            tls_server.close()
+            plain_server.close()
+
+    run(main)
+    assert box.messages[0]["rcpt"] == ["a@example.com"]
+    assert plain_box.messages == []  # the server offered no STARTTLS: refused, not sent in clear

@@ -159,13 +159,12 @@ class EmailIntegration(Integration):
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
                     timeout=_TIMEOUT, context=ctx, local_hostname=cfg.hello or None
                 )
-                client._host = server_name  # type: ignore[attr-defined]
                 client.connect(host, int(port))
                 secure = True
             else:
                 client = smtplib.SMTP(timeout=_TIMEOUT, local_hostname=cfg.hello or None)
-                client._host = server_name  # type: ignore[attr-defined]
                 client.connect(host, int(port))
+                client._host = server_name  # type: ignore[attr-defined]  # STARTTLS SNI
                 secure = False
         except (OSError, smtplib.SMTPException) as exc:
             raise NotifyError(f"establish connection to server: {_smtp_text(exc)}") from None
