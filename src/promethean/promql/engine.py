@@ -82,7 +82,7 @@ _KEEPS_NAME = frozenset(
         "info",
     }
 )
-_ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time", "info"})
+_ENGINE_FUNCTIONS = frozenset({"absent", "absent_over_time", "info", "start_timestamp"})
 #: The functions an ``anchored`` / ``smoothed`` range may feed (upstream's lists).
 _ANCHORED_SAFE = ("changes", "delta", "increase", "rate", "resets")
 _SMOOTHED_SAFE = ("delta", "increase", "rate")
@@ -574,6 +574,8 @@ class _Evaluator:
         _check_extended_range(node)
         if name == "info":
             return self.eval_info(node, steps)
+        if name == "start_timestamp":
+            return self.eval_start_timestamp(node, steps)
         if name in _ENGINE_FUNCTIONS:
             return self.eval_absent(node, steps)
         impl = self.engine.implementations.get(name)
@@ -627,6 +629,23 @@ class _Evaluator:
                 result.drop_name = np.ones(result.n_series, dtype=np.bool_)
             return self.names_now(result)
         return np.asarray(result, dtype=np.float64)
+
+    def eval_start_timestamp(self, node: ast.Call, steps: I64) -> StepMatrix:
+        """The start time of each selected sample; only a selector has them (upstream)."""
+        arg = node.args[0]
+        while isinstance(arg, ast.ParenExpr):
+            arg = arg.expr
+        if not isinstance(arg, ast.VectorSelector) or arg.smoothed:
+            self.eval(node.args[0], steps)  # evaluated for its errors and limits only
+            return StepMatrix.empty(int(steps.shape[0]))
+        offset = self.dur_ms(arg.offset_ms, arg.offset_expr)
+        eff = effective_times(steps, offset, self.at_time(arg.timestamp_ms, arg.start_or_end))
+        sm = select_vector(
+            self.querier, arg, eff, self.opts.lookback_ms, self.check, start_timestamps=True
+        )
+        self.count_samples(int(sm.present.sum()))
+        sm = StepMatrix(sm.labels, sm.values, sm.present, drop_name=np.ones(sm.n_series, bool))
+        return self.names_now(sm)
 
     def eval_info(self, node: ast.Call, steps: I64) -> StepMatrix:
         base = self.eval(node.args[0], steps)

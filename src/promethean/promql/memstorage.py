@@ -11,6 +11,7 @@ one, as promqltest's ``load`` expects.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,24 +20,40 @@ from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher, MatchType, matches_labels
 from promethean.tsdb.storage import Series, SeriesRef, StorageError
 
-__all__ = ["MemAppender", "MemQuerier", "MemStorage"]
+__all__ = ["MemAppender", "MemQuerier", "MemStorage", "StartTimestampedSeries"]
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class StartTimestampedSeries(Series):
+    """A selected series whose samples carry start timestamps (ms; 0: unknown).
+
+    Upstream's start-timestamp storage (``UseStartTimestamps``): the engine reads
+    ``start_timestamps`` where a series has them, for counter resets and rate.
+    """
+
+    start_timestamps: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class _MemSeries:
-    __slots__ = ("dirty", "labels", "pending_t", "pending_v", "rank", "t", "v")
+    __slots__ = ("dirty", "labels", "pending_st", "pending_t", "pending_v", "rank", "st", "t", "v")
 
     def __init__(self, labels: Labels) -> None:
         self.labels = labels
-        self.t: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.t: I64 = np.zeros(0, dtype=np.int64)
         self.v: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
-        self.pending_t: list[npt.NDArray[np.int64]] = []
+        self.st: I64 | None = None
+        self.pending_t: list[I64] = []
         self.pending_v: list[npt.NDArray[np.float64]] = []
+        self.pending_st: list[I64 | None] = []
         self.dirty = False
         self.rank = 0  # position in label order, kept by MemStorage
 
-    def add(self, t: npt.NDArray[np.int64], v: npt.NDArray[np.float64]) -> None:
+    def add(self, t: I64, v: npt.NDArray[np.float64], st: I64 | None = None) -> None:
         self.pending_t.append(t)
         self.pending_v.append(v)
+        self.pending_st.append(st)
         self.dirty = True
 
     def settle(self) -> None:
@@ -44,15 +61,23 @@ class _MemSeries:
             return
         t = np.concatenate([self.t, *self.pending_t])
         v = np.concatenate([self.v, *self.pending_v])
+        st: I64 | None = None
+        if self.st is not None or any(x is not None for x in self.pending_st):
+            parts = [self.st if self.st is not None else np.zeros(self.t.size, dtype=np.int64)]
+            for pt, ps in zip(self.pending_t, self.pending_st, strict=True):
+                parts.append(ps if ps is not None else np.zeros(pt.size, dtype=np.int64))
+            st = np.concatenate(parts).astype(np.int64)
         # Stable sort, then keep the last write for each timestamp.
         order = np.argsort(t, kind="stable")
         t, v = t[order], v[order]
+        st = st[order] if st is not None else None
         if t.size > 1:
             keep = np.ones(t.size, dtype=np.bool_)
             keep[:-1] = t[1:] != t[:-1]
             t, v = t[keep], v[keep]
-        self.t, self.v = t, v
-        self.pending_t, self.pending_v = [], []
+            st = st[keep] if st is not None else None
+        self.t, self.v, self.st = t, v, st
+        self.pending_t, self.pending_v, self.pending_st = [], [], []
         self.dirty = False
 
 
@@ -92,10 +117,15 @@ class MemStorage:
         labels: Labels,
         timestamps: npt.ArrayLike,
         values: npt.ArrayLike,
+        start_timestamps: npt.ArrayLike | None = None,
     ) -> None:
-        """Bulk load: whole arrays for one series (the fast path for tests and benches)."""
+        """Bulk load: whole arrays for one series (the fast path for tests and benches).
+
+        ``start_timestamps`` (ms, 0 for unknown) go with the samples when given.
+        """
         _, s = self._get(labels)
-        s.add(np.asarray(timestamps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        st = None if start_timestamps is None else np.asarray(start_timestamps, dtype=np.int64)
+        s.add(np.asarray(timestamps, dtype=np.int64), np.asarray(values, dtype=np.float64), st)
 
     def clear(self) -> None:
         self._series.clear()
@@ -214,11 +244,15 @@ class MemQuerier:
             if t.size == 0:
                 continue
             if t[0] >= mint and t[-1] <= maxt:
-                yield Series(s.labels, t, s.v)
-                continue
-            lo = int(t.searchsorted(mint, side="left"))
-            hi = int(t.searchsorted(maxt, side="right"))
-            if hi > lo:
+                lo, hi = 0, t.size
+            else:
+                lo = int(t.searchsorted(mint, side="left"))
+                hi = int(t.searchsorted(maxt, side="right"))
+                if hi <= lo:
+                    continue
+            if s.st is not None:
+                yield StartTimestampedSeries(s.labels, t[lo:hi], s.v[lo:hi], s.st[lo:hi])
+            else:
                 yield Series(s.labels, t[lo:hi], s.v[lo:hi])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

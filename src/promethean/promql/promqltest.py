@@ -116,6 +116,10 @@ class _Load:
     interval: int
     nhcb: bool
     series: list[tuple[Labels, list[SeqValue]]]
+    # Start-timestamp offsets (ms; None: omitted) per entry of ``series``, from ``@st``
+    # lines; ``default_st`` from a bare ``@st`` line applies, cycled, to the others.
+    st: dict[int, list[int | None]] = field(default_factory=dict)
+    default_st: list[int | None] = field(default_factory=list)
 
 
 @dataclass
@@ -326,18 +330,88 @@ def _parse_load(lines: list[str], i: int) -> tuple[int, _Load]:
         raise ScriptError(f"line {i + 1}: invalid load command")
     load = _Load(_duration(m.group(2)), m.group(1) == "with_nhcb", [])
     i += 1
+    pending: tuple[Labels, list[int | None], int] | None = None
     while i < len(lines) and lines[i]:
         line = lines[i]
-        first = re.split(r"[\t ]+", line, maxsplit=1)[0]
-        if first.endswith("@st"):
-            i += 1
-            continue
+        first = re.split(r"[\t ]+", line.strip(), maxsplit=1)[0]
         try:
-            load.series.append(parse_series(line))
+            if first.endswith("@st") and len(line.split(maxsplit=1)) > 1:
+                if pending is not None:
+                    raise ScriptError("@st line has no following sample line")
+                rest = line.strip()[len(first) :]
+                seq = _st_sequence(rest.strip())
+                if first == "@st":
+                    load.default_st = seq
+                else:
+                    pending = (_labels(first[: -len("@st")]), seq, i + 1)
+                i += 1
+                continue
+            labels, values = parse_series(line)
         except ScriptError as err:
             raise ScriptError(f"line {i + 1}: {err}") from None
+        if pending is not None:
+            if pending[0] != labels:
+                raise ScriptError(
+                    f"line {pending[2]}: @st metric does not match the following sample line"
+                )
+            if len(pending[1]) != len(values):
+                raise ScriptError(
+                    f"line {pending[2]}: @st line has {len(pending[1])} values but sample line "
+                    f"has {len(values)}"
+                )
+            load.st[len(load.series)] = pending[1]
+            pending = None
+        load.series.append((labels, values))
         i += 1
+    if pending is not None:
+        raise ScriptError(f"line {pending[2]}: @st line has no following sample line")
     return i, load
+
+
+_ST_DURATION = re.compile(r"([+-]?)(\d+)([a-wyzA-Z]*)")
+
+
+def _st_duration(text: str) -> tuple[int, str]:
+    """A signed duration at the start of ``text`` (ms) and the rest (``x`` ends the unit)."""
+    m = _ST_DURATION.match(text)
+    if m is None:
+        raise ScriptError(f"expected a duration in {text!r}")
+    if not m.group(3) and int(m.group(2)) != 0:
+        raise ScriptError(f"invalid duration {text!r}: missing unit")
+    ms = _duration(m.group(2) + m.group(3)) if m.group(3) else 0
+    return (-ms if m.group(1) == "-" else ms), text[m.end() :]
+
+
+def _st_sequence(text: str) -> list[int | None]:
+    """An ``@st`` line's offsets: ``_``, ``_xN``, ``*``, ``*xN``, ``d``, ``dxN``, ``d+dxN``,
+    ``d-dxN`` (each ``d`` a duration, the offset of the start timestamp from the sample's)."""
+    out: list[int | None] = []
+    for item in text.split():
+        prev = next((v for v in reversed(out) if v is not None), 0)
+        if item == "_":
+            out.append(None)
+        elif item.startswith("_x"):
+            out.extend([None] * int(item[2:]))
+        elif item == "*":
+            out.append(prev)
+        elif item.startswith("*x"):
+            out.extend([prev] * (int(item[2:]) + 1))
+        else:
+            base, rest = _st_duration(item)
+            if not rest:
+                out.append(base)
+            elif rest[0] == "x":
+                out.extend([base] * (int(rest[1:]) + 1))
+            elif rest[0] in "+-":
+                delta, rest2 = _st_duration(rest[1:])
+                if rest[0] == "-":
+                    delta = -delta
+                if not rest2.startswith("x"):
+                    raise ScriptError(f"invalid @st item {item!r}: expected x<count>")
+                out.extend(base + k * delta for k in range(int(rest2[1:]) + 1))
+            else:
+                raise ScriptError(f"invalid @st item {item!r}")
+    return out
 
 
 def _parse_eval(lines: list[str], i: int) -> tuple[int, _Eval]:
@@ -416,19 +490,29 @@ def _go_unquote(text: str) -> str:
 
 
 def _load(storage: MemStorage, load: _Load) -> None:
-    for labels, vals in load.series:
+    with_st = bool(load.st or load.default_st)
+    for n, (labels, vals) in enumerate(load.series):
         ts: list[int] = []
         vs: list[float] = []
+        sts: list[int] = []
+        offsets = load.st.get(n)
         for k, v in enumerate(vals):
             if v is None:
                 continue
             if isinstance(v, _Hist):
                 storage.histogram_series.add(labels)
                 continue
-            ts.append(k * load.interval)
+            t = k * load.interval
+            ts.append(t)
             vs.append(STALE_NAN if v == STALE else float(v))  # type: ignore[arg-type,unused-ignore]
+            off: int | None = None
+            if offsets is not None:
+                off = offsets[k]
+            elif load.default_st:
+                off = load.default_st[k % len(load.default_st)]
+            sts.append(0 if off is None else t + off)
         if ts:
-            storage.add_series(labels, ts, vs)
+            storage.add_series(labels, ts, vs, sts if with_st else None)
         if load.nhcb:
             name = labels.metric_name
             for suffix in ("_bucket", "_count", "_sum"):

@@ -55,14 +55,20 @@ def select_vector(
     eff: npt.NDArray[np.int64],
     lookback_ms: int,
     check: Callable[[], None],
+    start_timestamps: bool = False,
 ) -> StepMatrix:
+    """The sample each series has at each step (lookback, staleness).
+
+    ``start_timestamps``: the chosen samples' start times in seconds (0 where
+    unknown) instead of their values, for ``start_timestamp()``.
+    """
     n = int(eff.shape[0])
     if n == 0:
         return StepMatrix.empty(0)
     mint = int(eff.min()) - lookback_ms + 1
     maxt = int(eff.max())
     q = querier(mint, maxt)
-    if n == 1:
+    if n == 1 and not start_timestamps:
         try:
             return _select_one(q, vs, int(eff[0]), lookback_ms, check)
         finally:
@@ -83,12 +89,15 @@ def select_vector(
             safe = np.where(valid, idx, 0)
             st = ts[safe]
             sv = s.values[safe]
+            if start_timestamps:
+                known = getattr(s, "start_timestamps", None)
+                starts = known[safe] if known is not None else np.zeros(safe.shape, np.int64)
             valid &= st > eff - lookback_ms
             valid &= ~stale_mask(sv)
             if not valid.any():
                 continue
             labels.append(s.labels)
-            rows_v.append(sv)
+            rows_v.append(starts / 1000.0 if start_timestamps else sv)
             rows_p.append(valid)
             rows_t.append(st)
     finally:
@@ -208,6 +217,7 @@ def select_range(
     labels: list[Labels] = []
     tss: list[npt.NDArray[np.int64]] = []
     vals: list[npt.NDArray[np.float64]] = []
+    sts: list[npt.NDArray[np.int64] | None] | None = None
     extra_before = lookback_ms if (vs.anchored or vs.smoothed) else 0
     extra_after = lookback_ms if vs.smoothed else 0
     if eff.shape[0] > 0:
@@ -219,14 +229,22 @@ def select_range(
                 if i & 255 == 255:
                     check()
                 t, v = s.timestamps, s.values
+                st: npt.NDArray[np.int64] | None = getattr(s, "start_timestamps", None)
                 stale = stale_mask(v)
                 if stale.any():
                     t, v = t[~stale], v[~stale]
+                    st = st[~stale] if st is not None else None
                 if t.size == 0:
                     continue
                 labels.append(s.labels)
                 tss.append(t)
                 vals.append(v)
+                if st is not None:
+                    if sts is None:
+                        sts = [None] * (len(labels) - 1)
+                    sts.append(st)
+                elif sts is not None:
+                    sts.append(None)
         finally:
             q.close()
     return RangeInput(
@@ -239,6 +257,7 @@ def select_range(
         anchored=vs.anchored,
         smoothed=vs.smoothed,
         lookback_ms=lookback_ms if (vs.anchored or vs.smoothed) else 0,
+        start_timestamps=sts,
     )
 
 

@@ -90,6 +90,10 @@ class RangeInput:
     anchored: bool = False
     smoothed: bool = False
     lookback_ms: int = 0
+    # Start timestamps (ms, 0: unknown) aligned with ``timestamps``, per series, when the
+    # storage has them (a selector over start-timestamp storage); None otherwise, and
+    # always for subqueries (upstream: they cut the propagation).
+    start_timestamps: list[npt.NDArray[np.int64] | None] | None = None
     # Derived data computed once per input (the flat sample windows), shared by the
     # engine's sample count and the function that consumes the input.
     cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)

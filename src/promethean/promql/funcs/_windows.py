@@ -40,6 +40,7 @@ class Windows:
     hi: I64  # [n_series, n_steps] one past the last
     starts: I64  # [n_series + 1] where each series begins in the flat arrays
     sid: I64 | None = None  # flat series index of each sample
+    st: I64 | None = None  # flat start timestamps (0: unknown), when the input has them
 
     def search(self, times: I64, side: Literal["left", "right"]) -> I64:
         """Per series and step, the flat index ``searchsorted`` gives for ``times[step]``.
@@ -86,10 +87,19 @@ def _build_windows(arg: RangeInput) -> Windows:
     ts = np.concatenate([np.asarray(t, dtype=np.int64) for t in arg.timestamps])
     vs = np.concatenate([np.asarray(v, dtype=np.float64) for v in arg.values])
     sid = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    st: I64 | None = None
+    if arg.start_timestamps is not None:
+        st = np.concatenate(
+            [
+                np.asarray(x, dtype=np.int64) if x is not None else np.zeros(len(t), np.int64)
+                for x, t in zip(arg.start_timestamps, arg.timestamps, strict=True)
+            ]
+        )
     stale = vs.view(np.uint64) == np.uint64(STALE_NAN_BITS)
     if stale.any():
         keep = ~stale
         ts, vs, sid = ts[keep], vs[keep], sid[keep]
+        st = st[keep] if st is not None else None
         lengths = np.bincount(sid, minlength=n).astype(np.int64)
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
@@ -113,7 +123,7 @@ def _build_windows(arg: RangeInput) -> Windows:
             seg = ts[starts[i] : starts[i + 1]]
             hi[i] = starts[i] + np.searchsorted(seg, steps, side="right")
             lo[i] = starts[i] + np.searchsorted(seg, steps - int(arg.range_ms), side="right")
-    return Windows(ts, vs, lo.astype(np.int64), hi.astype(np.int64), starts, sid)
+    return Windows(ts, vs, lo.astype(np.int64), hi.astype(np.int64), starts, sid, st)
 
 
 class Lockstep:
@@ -246,4 +256,4 @@ def nonfinite_windows(w: Windows) -> B:
 
 def restrict(w: Windows, keep: B) -> Windows:
     """The same samples with only the windows in ``keep`` (the others emptied)."""
-    return Windows(w.ts, w.vs, np.where(keep, w.lo, w.hi), w.hi, w.starts, w.sid)
+    return Windows(w.ts, w.vs, np.where(keep, w.lo, w.hi), w.hi, w.starts, w.sid, w.st)

@@ -55,11 +55,40 @@ def _segment_sums(x: F64, a: I64, b: I64) -> F64:
     return sums
 
 
+def _st_resets(w: Windows) -> np.ndarray:
+    """Flag i: the start timestamps say the counter restarted between samples i-1 and i.
+
+    Upstream's isStartTimestampReset: a start time after the previous sample is a
+    reset; one equal to it is a reset only when the previous sample's own start time
+    is known, valid and not its timestamp (a delta series, not a cumulative one of
+    unknown start).
+    """
+    flags = np.zeros(w.vs.size, dtype=np.bool_)
+    if w.st is None or w.vs.size < 2:
+        return flags
+    cur, cur_t = w.st[1:], w.ts[1:]
+    prev, prev_t = w.st[:-1], w.ts[:-1]
+    delta_like = (prev <= prev_t) & (prev != 0) & (prev != prev_t)
+    flags[1:] = (cur != 0) & (cur < cur_t) & (cur >= prev_t) & ((cur > prev_t) | delta_like)
+    return flags
+
+
+def _st_overlaps(w: Windows) -> np.ndarray:
+    """Flag i: sample i's start time lies before sample i-1 (and is not a shared start)."""
+    flags = np.zeros(w.vs.size, dtype=np.bool_)
+    if w.st is None or w.vs.size < 2:
+        return flags
+    cur, prev, prev_t = w.st[1:], w.st[:-1], w.ts[:-1]
+    flags[1:] = (cur != 0) & (cur < prev_t) & (cur != prev)
+    return flags
+
+
 def _reset_flags(w: Windows) -> tuple[np.ndarray, I64]:
     """Flag i marks a counter reset between flat samples i-1 and i; plus its running count."""
     flags = np.zeros(w.vs.size, dtype=np.bool_)
     if w.vs.size > 1:
         flags[1:] = w.vs[1:] < w.vs[:-1]
+    flags |= _st_resets(w)
     running = np.zeros(w.vs.size + 1, dtype=np.int64)
     np.cumsum(flags, out=running[1:])
     return flags, running
@@ -163,12 +192,22 @@ def _extrapolated_rate(
         return _extended_rate(arg, ctx, is_counter=is_counter, is_rate=is_rate)
     w = build_windows(arg)
     cnt = w.count
-    present = cnt >= 2
     lo, last = w.lo, last_index(w)
     t0 = gather(w.ts, lo).astype(np.int64)
     t1 = gather(w.ts, last).astype(np.int64)
     v0 = gather(w.vs, lo).astype(np.float64)
     v1 = gather(w.vs, last).astype(np.float64)
+    steps = np.asarray(arg.step_times, dtype=np.int64)[None, :]
+    range_start = steps - int(arg.range_ms)
+    # A counter whose first sample's start time lies inside the window started from zero
+    # there: no extrapolation to the left, and one sample is enough (upstream with
+    # start timestamps).
+    from_st = np.zeros(cnt.shape, dtype=np.bool_)
+    st0 = np.zeros(cnt.shape, dtype=np.int64)
+    if is_counter and w.st is not None:
+        st0 = gather(w.st, lo)
+        from_st = (cnt >= 1) & (st0 != 0) & (st0 > range_start) & (st0 < t0)
+    present = (cnt >= 2) | from_st
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         result = v1 - v0
         if is_counter and w.vs.size > 1:
@@ -179,12 +218,12 @@ def _extrapolated_rate(
                 prev = np.zeros(w.vs.size, dtype=np.float64)
                 prev[1:] = np.where(flags[1:], w.vs[:-1], 0.0)
                 result[has] = result[has] + _segment_sums(prev, lo[has] + 1, w.hi[has])
-        steps = np.asarray(arg.step_times, dtype=np.int64)[None, :]
-        range_start = steps - int(arg.range_ms)
+            if w.st is not None:
+                _warn_overlaps(arg, w, present, ctx)
         to_start = (t0 - range_start) / 1000.0
         to_end = (steps - t1) / 1000.0
         sampled = (t1 - t0) / 1000.0
-        average = sampled / np.maximum(cnt - 1, 1)
+        average = np.where(cnt > 1, sampled / np.maximum(cnt - 1, 1), 0.0)
         threshold = average * 1.1
         to_start = np.where(to_start >= threshold, average / 2, to_start)
         if is_counter:
@@ -194,14 +233,37 @@ def _extrapolated_rate(
                 to_start,
             )
             to_start = np.where(to_zero < to_start, to_zero, to_start)
+        if from_st.any():
+            to_start = np.where(from_st, 0.0, to_start)
+            sampled = np.where(from_st, (t1 - st0) / 1000.0, sampled)
+            result = np.where(from_st, result + v0, result)
         to_end = np.where(to_end >= threshold, average / 2, to_end)
-        factor = (sampled + to_start + to_end) / np.where(present, sampled, 1.0)
+        ok = present & (sampled != 0)
+        factor = np.where(ok, (sampled + to_start + to_end) / np.where(ok, sampled, 1.0), 1.0)
         if is_rate:
             factor = factor / (int(arg.range_ms) / 1000.0)
         result = result * factor
     if is_counter:
         _warn_non_counters(arg, present, ctx)
     return np.where(present, result, 0.0), present
+
+
+def _warn_overlaps(arg: RangeInput, w: Windows, present: np.ndarray, ctx: EvalContext) -> None:
+    """Upstream warns once per series whose window pairs a sample with an overlapping start."""
+    overlaps = _st_overlaps(w)
+    if not overlaps.any():
+        return
+    running = np.zeros(overlaps.size + 1, dtype=np.int64)
+    np.cumsum(overlaps, out=running[1:])
+    hit = present & (running[w.hi] - running[np.minimum(w.lo + 1, w.hi)] > 0)
+    for i in np.flatnonzero(hit.any(axis=1)):
+        name = arg.labels[i].metric_name
+        annotate(
+            ctx,
+            "warning",
+            "sample has start time that overlaps with previous sample timestamp for metric "
+            f"{promql_quote(name)}",
+        )
 
 
 def _warn_non_counters(arg: RangeInput, present: np.ndarray, ctx: EvalContext) -> None:
@@ -245,7 +307,10 @@ def _instant_value(arg: RangeInput, *, is_rate: bool) -> RangeResult:
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if is_rate:
             # After a counter reset the last value is the increase since the reset.
-            result = np.where(v1 < v0, v1, v1 - v0)
+            reset = v1 < v0
+            if w.st is not None:
+                reset |= gather(_st_resets(w), last) & (last > prev)
+            result = np.where(reset, v1, v1 - v0)
             result = result / (np.where(present, interval, 1) / 1000.0)
         else:
             result = v1 - v0
