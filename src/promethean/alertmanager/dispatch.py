@@ -170,6 +170,14 @@ class AggregationGroup:
         self._task = loop.create_task(self._flush())
 
     async def _flush(self) -> None:
+        try:
+            async with self._dispatcher.slots:
+                await self._flush_now()
+        except asyncio.CancelledError:
+            self._task = None
+            raise
+
+    async def _flush_now(self) -> None:
         now = time.time()
         snapshot = list(self.alerts.items())
         req = FlushRequest(
@@ -238,6 +246,7 @@ class Dispatcher:
         route: Route,
         pipeline: Pipeline,
         loop: asyncio.AbstractEventLoop | None = None,
+        max_concurrent_flushes: int = 128,
     ) -> None:
         self.store = alerts
         self.route = route
@@ -248,6 +257,10 @@ class Dispatcher:
         self._unsubscribe: Callable[[], None] | None = None
         self._closing: set[asyncio.Task[Any]] = set()
         self._queue: list[Alert] = []
+        # Flushes run at most this many at a time; a flush's deadline starts when it
+        # gets a slot, so a notification storm queues here, not behind the HTTP
+        # client's connection limit where it would time out after being sent.
+        self.slots = asyncio.Semaphore(max_concurrent_flushes)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -219,7 +219,7 @@ class HTTPIntegration(Integration):
                 self.http_config_for(url),
                 str(self),
                 user_agent=USER_AGENT,
-                limit_per_host=128,
+                limit_per_host=256,
             )
         return self._session
 
