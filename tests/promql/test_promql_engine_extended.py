@@ -7,8 +7,6 @@ from upstream's definitions, so the same semantics are checked on unseen data.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -149,18 +147,13 @@ eval instant at 2m m
     assert [o.passed for o in result.outcomes] == [True, True]
 
 
-def test_runner_fails_an_eval_whose_pinned_rerun_differs() -> None:
-    # A script expectation that holds at 2m but not when re-run as a range query
-    # would be accepted by a single run; the re-run catches an engine that ignores
-    # `@` (here the expectation is simply wrong at the pinned times).
-    script = """
-load 1m
-    m 1 2 3
+def test_runner_pins_selectors_and_outer_subqueries_for_its_reruns() -> None:
+    from promethean.promql.promqltest import _at_modifier_cases
 
-eval instant at 2m m @ 60
-    m 3
-"""
-    result = run_script(script)
-    assert not result.outcomes[0].passed
-    assert "expected 3.0" in result.outcomes[0].reason
-    assert math.isfinite(len(result.outcomes))
+    cases = _at_modifier_cases("sum(rate(m[5m])) + max_over_time(x[1m:10s] offset 1m)", 120_000)
+    pinned = "sum(rate(m[5m] @ 120.000)) + max_over_time(x[1m:10s] @ 120.000 offset 1m)"
+    assert cases == [(pinned, t) for t in (-1_200_000, 0, 24_000, 120_000, 1_200_000)]
+    assert _at_modifier_cases("m", 0) == [("m @ 0.000", t) for t in (-1000, 0, 1000)]
+    assert _at_modifier_cases("m @ start()", 5000)[0][0] == "m @ 5.000"
+    assert _at_modifier_cases("time() + m", 5000) == []
+    assert _at_modifier_cases("m[step()]", 5000) == []

@@ -582,6 +582,7 @@ _AT_UNSAFE = frozenset(
     }
 )
 _CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
+_AT_START_END = re.compile(r"@\s*(start|end)\s*\(\s*\)")
 
 
 def _at_modifier_cases(expr: str, at: int) -> list[tuple[str, int]]:
@@ -617,8 +618,9 @@ def _at_modifier_cases(expr: str, at: int) -> list[tuple[str, int]]:
         return node
 
     pinned = format_expr(pin(tree))
-    # start()/end()/range()/step() read the query's own times, like time().
-    if unsafe or _CONTEXT_FUNCS.search(expr):
+    # start()/end()/range()/step() read the query's own times, like time() (an `@ start()`
+    # modifier is pinned like any other).
+    if unsafe or _CONTEXT_FUNCS.search(_AT_START_END.sub("", expr)):
         return []
     if at == 0:
         times = [-1000, 0, 1000]
