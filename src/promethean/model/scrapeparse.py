@@ -52,7 +52,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promethean.model._textlex import decode
+from promethean.model._textlex import FAST_TEXT, FLOAT_FULL, decode, fast_pairs, parse_int_ts
 from promethean.model.exposition import Exemplar, MetricType
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.openmetrics import OMParser
@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 _FamKey = tuple[str, MetricType]
+_HISTOGRAM = MetricType.HISTOGRAM
+_SUMMARY = MetricType.SUMMARY
 
 
 class SeriesEntry:
@@ -267,6 +269,11 @@ class ScrapeParser:
     def _new_text_line(
         self, state: _TextState, line: str, lineno: int
     ) -> tuple[SeriesEntry, float, int | None]:
+        m = FAST_TEXT.fullmatch(line)
+        if m is not None:
+            got = self._new_plain_line(state, line, lineno, m)
+            if got is not None:
+                return got
         fam, sample, raw = state.full_sample(line, lineno)
         family = self._key(fam.name, fam.type)
         series = line[: raw.series_end]
@@ -281,6 +288,44 @@ class ScrapeParser:
         if raw.ts is None and start >= 1 and line[start - 1] == " " and line[start:] == raw.value:
             self._text[line[: start - 1]] = e
         return e, sample.value, sample.timestamp_ms
+
+    def _new_plain_line(
+        self, state: _TextState, line: str, lineno: int, m: Any
+    ) -> tuple[SeriesEntry, float, int | None] | None:
+        """A first-seen line of the plain shape: one regex match and C-level splits.
+
+        This is what makes the first scrape of a target affordable (the exact
+        scanner walks every character in Python). Whatever the plain shape cannot
+        judge alone (escapes, duplicate or reserved label names, a bad ``le`` or
+        ``quantile``) returns None, and the exact scanner decides and reports it.
+        """
+        name, lab, val, ts_text = m.groups()
+        if lab is not None and "\\" in lab:
+            return None
+        pairs = fast_pairs(lab[1:-1]) if lab is not None and len(lab) > 2 else []
+        by_name = dict(pairs)
+        if len(by_name) != len(pairs) or METRIC_NAME in by_name:
+            return None
+        fam = state.family_for(name, lineno)
+        if pairs and (fam.type is _HISTOGRAM or fam.type is _SUMMARY):
+            special = "le" if fam.type is _HISTOGRAM else "quantile"
+            for k, v in pairs:
+                if k == special and FLOAT_FULL.fullmatch(v) is None:
+                    return None
+        ts = None if ts_text is None else parse_int_ts(ts_text, lineno, m.start(4) + 1)
+        family = self._key(fam.name, fam.type)
+        series = line[: m.end(2) if lab is not None else m.end(1)]
+        e = self._text.get(series)
+        if e is None or e.name != name:
+            by_name[METRIC_NAME] = name
+            labels = tuple.__new__(Labels, sorted(by_name.items()))
+            e = SeriesEntry(labels, name, family)
+            self._text[series] = e
+        e.family = family
+        if ts_text is None:
+            # Also under the key the hot loop derives (text before the last space).
+            self._text[line[: m.start(3) - 1]] = e
+        return e, float(val), ts
 
     # -- OpenMetrics ------------------------------------------------------------
 

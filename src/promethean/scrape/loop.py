@@ -277,6 +277,14 @@ def mutate_sample_labels(
     ``exported_`` copy. Returns None when relabelling drops the series.
     """
     merged = dict(scraped)
+    if not honor_labels:
+        # The usual case, at C speed: no name in common, no empty scraped value.
+        n = len(merged)
+        merged.update(target)
+        if len(merged) == n + len(target) and "" not in merged.values():
+            out = tuple.__new__(Labels, sorted(scraped + target))
+            return rules.apply(out) if rules else out
+        merged = dict(scraped)
     if honor_labels:
         for name, value in target:
             if name not in merged:
@@ -305,6 +313,8 @@ def mutate_sample_labels(
 
 def _verify_label_limits(lset: Labels, s: LoopSettings) -> str | None:
     """Upstream's label limit errors, verbatim (metric and names cut to 50 characters)."""
+    if s.label_limit <= 0 and s.label_name_length_limit <= 0 and s.label_value_length_limit <= 0:
+        return None
     met = lset.get(METRIC_NAME)[:50]
     if s.label_limit > 0 and len(lset) > s.label_limit:
         return (
@@ -846,7 +856,8 @@ class ScrapeLoop:
         lset = mutate_sample_labels(e.labels, self.labels, s.honor_labels, s.metric_relabel)
         if lset is None or len(lset) == 0:
             return _DROPPED, None
-        if not lset.has(METRIC_NAME):
+        # Parsers always set __name__; only metric relabelling can remove it.
+        if s.metric_relabel is not None and not lset.has(METRIC_NAME):
             return _DROPPED, "missing metric name (__name__ label)"
         err = _verify_label_limits(lset, s)
         if err is not None:
