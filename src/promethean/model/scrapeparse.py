@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promethean.model._textlex import FAST_TEXT, FLOAT_FULL, decode, fast_pairs, parse_int_ts
+from promethean.model.errors import ParseError
 from promethean.model.exposition import Exemplar, MetricType
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.openmetrics import OMParser
@@ -105,6 +106,8 @@ class ScrapeResult:
     metadata: dict[str, FamilyMetadata] = field(default_factory=dict)
     # Native histogram samples of a protobuf body, left out of ``entries``.
     native_histograms: int = 0
+    # The body's exemplars broke OpenMetrics rules and were dropped to keep the scrape.
+    dropped_exemplars: bool = False
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -330,6 +333,28 @@ class ScrapeParser:
     # -- OpenMetrics ------------------------------------------------------------
 
     def _parse_om(self, text: str) -> ScrapeResult:
+        """OpenMetrics, where an exemplar the spec forbids costs the exemplars, not the scrape.
+
+        The strict parser refuses exemplars that are too long, carry duplicate
+        names or sit on a line the spec does not allow. Go Prometheus parses
+        those and only drops the exemplar when storing it, keeping the scrape,
+        and this does the same: the body is parsed again without exemplars
+        (none are stored yet anyway). A malformed exemplar still fails the
+        scrape, as it does upstream.
+        """
+        try:
+            return self._parse_om_once(text)
+        except ParseError as exc:
+            if not exc.message.startswith(_EXEMPLAR_RULES):
+                raise
+            bare = _without_exemplars(text)
+            if bare == text:
+                raise
+        result = self._parse_om_once(bare)
+        result.dropped_exemplars = True
+        return result
+
+    def _parse_om_once(self, text: str) -> ScrapeResult:
         parser = OMParser()
         cache = self._om
         entries: list[SeriesEntry] = []
@@ -384,6 +409,24 @@ class ScrapeParser:
                 entries.append(e)
                 values.append(sample.value)
         return ScrapeResult(entries, values, timestamps, exemplars, meta, native)
+
+
+_EXEMPLAR_RULES = (
+    "exemplar labels are longer than",
+    "duplicate label name in exemplar",
+    "exemplars are only allowed on",
+)
+
+
+def _without_exemplars(text: str) -> str:
+    """The body with every sample line's `` # {...} value [ts]`` exemplar cut off."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.startswith("#"):
+            cut = line.find(" # {")
+            if cut >= 0:
+                lines[i] = line[:cut]
+    return "\n".join(lines)
 
 
 def _evict(cache: dict[Any, SeriesEntry], horizon: int) -> int:

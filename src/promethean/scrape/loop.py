@@ -744,6 +744,11 @@ class ScrapeLoop:
         self._update_metadata(res)
         if res.native_histograms:
             self._skip_native_histograms(res.native_histograms)
+        if res.dropped_exemplars:
+            log.debug(
+                "Exemplars dropped: they break OpenMetrics rules (the samples are kept)",
+                extra=kv(scrape_pool=s.job_name, target=self.url),
+            )
         entries = res.entries
         # Skipped native histograms were scraped (upstream counts them); they are not stored.
         total = len(entries) + res.native_histograms
