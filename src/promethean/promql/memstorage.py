@@ -18,15 +18,23 @@ import numpy.typing as npt
 
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher, MatchType, matches_labels
-from promethean.tsdb.storage import Series, SeriesRef, StorageError
+from promethean.tsdb.storage import STALE_NAN_BITS, Series, SeriesRef, StorageError
 
-__all__ = ["MemAppender", "MemQuerier", "MemStorage", "StartTimestampedSeries"]
+__all__ = ["MemAppender", "MemQuerier", "MemSeriesView", "MemStorage", "StartTimestampedSeries"]
 
 I64 = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
-class StartTimestampedSeries(Series):
+class MemSeriesView(Series):
+    """A selected series that also says whether it holds stale markers at all, so readers
+    can skip looking for them (``stale_free``)."""
+
+    stale_free: bool = False
+
+
+@dataclass(slots=True)
+class StartTimestampedSeries(MemSeriesView):
     """A selected series whose samples carry start timestamps (ms; 0: unknown).
 
     Upstream's start-timestamp storage (``UseStartTimestamps``): the engine reads
@@ -37,13 +45,25 @@ class StartTimestampedSeries(Series):
 
 
 class _MemSeries:
-    __slots__ = ("dirty", "labels", "pending_st", "pending_t", "pending_v", "rank", "st", "t", "v")
+    __slots__ = (
+        "dirty",
+        "labels",
+        "pending_st",
+        "pending_t",
+        "pending_v",
+        "rank",
+        "st",
+        "stale_free",
+        "t",
+        "v",
+    )
 
     def __init__(self, labels: Labels) -> None:
         self.labels = labels
         self.t: I64 = np.zeros(0, dtype=np.int64)
         self.v: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
         self.st: I64 | None = None
+        self.stale_free = True
         self.pending_t: list[I64] = []
         self.pending_v: list[npt.NDArray[np.float64]] = []
         self.pending_st: list[I64 | None] = []
@@ -77,6 +97,7 @@ class _MemSeries:
             t, v = t[keep], v[keep]
             st = st[keep] if st is not None else None
         self.t, self.v, self.st = t, v, st
+        self.stale_free = not bool((v.view(np.uint64) == np.uint64(STALE_NAN_BITS)).any())
         self.pending_t, self.pending_v, self.pending_st = [], [], []
         self.dirty = False
 
@@ -251,9 +272,11 @@ class MemQuerier:
                 if hi <= lo:
                     continue
             if s.st is not None:
-                yield StartTimestampedSeries(s.labels, t[lo:hi], s.v[lo:hi], s.st[lo:hi])
+                yield StartTimestampedSeries(
+                    s.labels, t[lo:hi], s.v[lo:hi], s.stale_free, s.st[lo:hi]
+                )
             else:
-                yield Series(s.labels, t[lo:hi], s.v[lo:hi])
+                yield MemSeriesView(s.labels, t[lo:hi], s.v[lo:hi], s.stale_free)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         names: set[str] = set()

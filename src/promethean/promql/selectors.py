@@ -230,10 +230,11 @@ def select_range(
                     check()
                 t, v = s.timestamps, s.values
                 st: npt.NDArray[np.int64] | None = getattr(s, "start_timestamps", None)
-                stale = stale_mask(v)
-                if stale.any():
-                    t, v = t[~stale], v[~stale]
-                    st = st[~stale] if st is not None else None
+                if not getattr(s, "stale_free", False):
+                    stale = stale_mask(v)
+                    if stale.any():
+                        t, v = t[~stale], v[~stale]
+                        st = st[~stale] if st is not None else None
                 if t.size == 0:
                     continue
                 labels.append(s.labels)
