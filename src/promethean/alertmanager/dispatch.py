@@ -214,9 +214,12 @@ class AggregationGroup:
             return
         loop = self._dispatcher.loop
         if self._pending:
+            # A tick fired while this flush waited or ran. Unless something changed,
+            # its flush would find nothing new to send: it counts as done.
             self._pending = False
-            self._arm(loop.time())
-            return
+            if not result.ok or result.muted or self.dirty:
+                self._arm(loop.time())
+                return
         if not result.ok or result.muted or self.dirty:
             return  # keep ticking
         dues = [result.repeat_due] if result.repeat_due is not None else []
