@@ -63,8 +63,9 @@ class _Group:
 
 def _groups(m: StepMatrix, ctx: EvalContext, arg_index: int) -> list[_Group]:
     groups: dict[Labels, _Group] = {}
+    seen = m.present.any(axis=1).tolist() if m.n_series else []
     for i, lbls in enumerate(m.labels):
-        if not m.present[i].any():
+        if not seen[i]:
             continue
         raw = lbls.get(BUCKET_LABEL)
         bound = parse_go_float(raw)
