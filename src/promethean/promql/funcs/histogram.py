@@ -63,7 +63,7 @@ class _Group:
 
 def _groups(m: StepMatrix, ctx: EvalContext, arg_index: int) -> list[_Group]:
     groups: dict[Labels, _Group] = {}
-    seen = [bool(x) for x in m.present.any(axis=1)] if m.n_series else []
+    seen = np.asarray(m.present.any(axis=1), dtype=np.bool_).tolist()
     for i, lbls in enumerate(m.labels):
         if not seen[i]:
             continue
