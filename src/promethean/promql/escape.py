@@ -36,7 +36,8 @@ def build_selector(metric_name: str | None, matchers: Iterable[MatcherSpec] = ()
 
     Matchers are :class:`Matcher` objects or ``(label, op, value)`` tuples with
     ``op`` one of ``= != =~ !~``. Raises ``ValueError`` for an invalid regex, an
-    empty or non-UTF-8 name, or a selector that would match every series.
+    empty or non-UTF-8 name, a ``__name__`` matcher beside ``metric_name``, or a
+    selector that would match every series.
     """
     built: list[Matcher] = []
     for spec in matchers:
@@ -48,6 +49,9 @@ def build_selector(metric_name: str | None, matchers: Iterable[MatcherSpec] = ()
     if name:
         if not is_valid_utf8(name):
             raise ValueError("metric name is not valid UTF-8")
+        if any(m.name == "__name__" for m in built):
+            # PromQL refuses a name both before the braces and as a matcher.
+            raise ValueError("metric name given both as name and as a __name__ matcher")
         built.append(Matcher("__name__", MatchType.EQUAL, name))
     elif not any(not m.matches_empty for m in built):
         raise ValueError("a selector needs a metric name or a matcher that rejects empty values")
