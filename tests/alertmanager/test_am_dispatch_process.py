@@ -27,19 +27,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_LAUNCHER = """
-import sys
-from promethean.alertmanager import dispatch, main
-if "attach" not in main.serve.__code__.co_names:
-    _load = main.Alertmanager.load_state
-    def load_state(self):
-        _load(self)
-        self._dispatcher = dispatch.attach(self)
-    main.Alertmanager.load_state = load_state
-from promethean.cli import main as cli
-sys.exit(cli(sys.argv[1:]))
-"""
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -76,13 +63,12 @@ class _Process:
     def __init__(self, workdir: Path, config: Path, storage: Path) -> None:
         self.port = _free_port()
         self.log = workdir / f"am-{self.port}.log"
-        launcher = workdir / "launch.py"
-        launcher.write_text(_LAUNCHER)
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                str(launcher),
+                "-m",
+                "promethean.cli",
                 "alertmanager",
                 f"--config.file={config}",
                 f"--storage.path={storage}",

@@ -44,6 +44,7 @@ from promethean.alertmanager.api import (
     build_app,
 )
 from promethean.alertmanager.config import AlertmanagerConfig, load_alertmanager_config
+from promethean.alertmanager.dispatch import attach
 from promethean.alertmanager.inhibit import Inhibitor
 from promethean.alertmanager.nflog import NotificationLog
 from promethean.alertmanager.route import Route
@@ -399,6 +400,7 @@ async def serve(args: argparse.Namespace) -> int:
         return 1
     port = server.addresses[0][1] if server.addresses else 9093
     am.api.options.external_url = _external_url(args, port)
+    dispatcher = attach(am)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -427,6 +429,7 @@ async def serve(args: argparse.Namespace) -> int:
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
+    await dispatcher.stop()
     await server.stop()
     with contextlib.suppress(OSError):
         await am.maintenance()
