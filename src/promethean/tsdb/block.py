@@ -39,6 +39,7 @@ from pyroaring import BitMap
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher
 from promethean.tsdb.chunks import MAX_SAMPLES_PER_CHUNK, decode_chunk, encode_chunk
+from promethean.tsdb.faults import crash_point
 from promethean.tsdb.storage import Series
 
 __all__ = [
@@ -230,6 +231,7 @@ def delete_block_dir(block_dir: str | os.PathLike[str]) -> None:
     doomed = path.with_name(path.name + TMP_DELETION_SUFFIX)
     os.replace(path, doomed)
     _fsync_dir(path.parent)
+    crash_point("block.deletion_renamed")
     shutil.rmtree(doomed, ignore_errors=True)
 
 
@@ -394,8 +396,10 @@ class BlockWriter:
             _write_file(self._tmp / META_FILE, json.dumps(meta.to_json(), indent="\t").encode())
             _fsync_dir(self._tmp / CHUNKS_DIR)
             _fsync_dir(self._tmp)
+            crash_point("block.files_written")
             final = self._parent / self.ulid
             os.replace(self._tmp, final)
+            crash_point("block.renamed")
             _fsync_dir(self._parent)
             return meta
         except BaseException:

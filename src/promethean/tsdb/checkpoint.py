@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from promethean.tsdb.faults import crash_point
 from promethean.tsdb.wal import Corruption, frame, read_records
 
 __all__ = ["latest_checkpoint", "read_checkpoint", "remove_stale", "write_checkpoint"]
@@ -56,6 +57,7 @@ def write_checkpoint(wal_dir: Path, index: int, bodies: Iterable[bytes]) -> Path
         fh.flush()
         os.fsync(fh.fileno())
     _fsync(tmp)
+    crash_point("checkpoint.files_written")
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -42,6 +42,7 @@ from promethean.tsdb.block import (
     read_meta,
     write_block,
 )
+from promethean.tsdb.faults import crash_point
 
 __all__ = [
     "DEFAULT_BLOCK_RANGE",
@@ -249,11 +250,13 @@ def run_compactions(
         new = compact_blocks(db_dir, blocks)
         if new is not None:
             result.created.append(new)
+        crash_point("compaction.block_written")
         for block in blocks:
             block.close()
             opened.pop(block.ulid, None)
             delete_block_dir(block.path)
             result.deleted.append(block.ulid)
+            crash_point("compaction.parent_deleted")
     return result
 
 

@@ -43,6 +43,7 @@ from promethean.tsdb.block import (
     write_block,
 )
 from promethean.tsdb.compact import block_ranges, remove_superseded_blocks, run_compactions
+from promethean.tsdb.faults import crash_point
 from promethean.tsdb.head import INT64_MAX, INT64_MIN, Head, HeadAppender, HeadStats
 from promethean.tsdb.retention import apply_retention
 from promethean.tsdb.snapshot import SNAPSHOTS_DIR, snapshot_blocks, snapshot_name
@@ -278,6 +279,7 @@ class DB:
             try:
                 self._compact_head()
                 result = run_compactions(self.path, self._ranges)
+                crash_point("compaction.done")
                 if result.created or result.deleted:
                     self.stats.compactions += len(result.created)
                     self._reload_blocks()
@@ -297,9 +299,11 @@ class DB:
                 self.path, head.series_in_range(mint, maxt - 1), min_time=mint, max_time=maxt
             )
             self.stats.compactions += 1
+            crash_point("head.block_written")
             if meta is not None:
                 self._reload_blocks()
             head.truncate(maxt)
+            crash_point("head.truncated")
             self.stats.head_truncations += 1
             cut = True
         if head.ooo_range() is not None and (cut or self._ooo_due()):
@@ -341,10 +345,14 @@ class DB:
             with self.head._lock:
                 new_seg = self.wal.rotate()
                 bodies = self.head.checkpoint_bodies()
+            crash_point("checkpoint.wal_rotated")
             index = new_seg - 1
             ckpt.write_checkpoint(self.wal.dir, index, bodies)
+            crash_point("checkpoint.published")
             self.wal.remove_before(new_seg)
+            crash_point("checkpoint.segments_removed")
             ckpt.remove_stale(self.wal.dir, index)
+            crash_point("checkpoint.done")
             self.stats.checkpoints_created += 1
         except OSError as exc:
             self.stats.checkpoint_failures += 1

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from promethean.logs import kv
 from promethean.model.labels import Labels
+from promethean.tsdb.faults import crash_point
 
 __all__ = [
     "CHUNKS",
@@ -274,6 +275,7 @@ class WAL:
         with self._lock:
             if self._size > 0 and self._size + len(buf) > self.segment_size:
                 self._rotate_locked()
+                crash_point("wal.segment_cut")
             view = memoryview(buf)
             while view:
                 written = os.write(self._fd, view)
