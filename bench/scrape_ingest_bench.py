@@ -16,10 +16,15 @@ warm-up, over a measured window, it reports:
 * missed ticks (scrapes skipped because the previous one overran), late
   scrapes (started over 10% of an interval after their tick) and failed scrapes.
 
+With ``--first-scrape N`` it measures instead the CPU of the first scrape of N
+new targets (fresh loops, a fresh DB; the page from targets.py ``--dump``,
+served in process): what a target costs before its series are cached.
+
 The side-by-side run against Go on the same targets is
 ../shared/bench/ingest_bench.py, which needs the server (later issue).
 
     .venv/bin/python bench/scrape_ingest_bench.py --targets 10 --series 10000 --interval 1
+    .venv/bin/python bench/scrape_ingest_bench.py --series 10000 --first-scrape 6
 """
 
 from __future__ import annotations
@@ -134,6 +139,74 @@ async def _measure(args: argparse.Namespace, data_dir: str) -> dict[str, float]:
     }
 
 
+async def _first_scrapes(args: argparse.Namespace, data_dir: str, page: bytes) -> list[float]:
+    """CPU seconds of each new target's first scrape, then of its second (cached) one."""
+    import aiohttp
+    from aiohttp import web
+
+    from promethean.model.labels import Labels
+    from promethean.scrape.loop import LoopSettings, ScrapeLoop
+
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=page, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.base_port)
+    await site.start()
+    db = DB(data_dir)
+    firsts: list[float] = []
+    seconds: list[float] = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            for i in range(args.first_scrape):
+                loop = ScrapeLoop(
+                    labels=Labels.from_dict({"job": "bench", "instance": f"t{i}"}),
+                    url=f"http://127.0.0.1:{args.base_port}/metrics",
+                    interval_s=1.0,
+                    timeout_s=10.0,
+                    settings=LoopSettings(job_name="bench"),
+                    session=session,
+                    storage=db,
+                )
+                for out, at in ((firsts, 1000.0), (seconds, 1001.0)):
+                    c0 = time.process_time()
+                    await loop.scrape_once(at)
+                    out.append(time.process_time() - c0)
+    finally:
+        db.close()
+        await runner.cleanup()
+    return firsts + seconds
+
+
+def _first_scrape_main(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="scrape-first-") as d:
+        dump = os.path.join(d, "page.prom")
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(_shared_bench(), "targets.py"),
+                "--series",
+                str(args.series),
+                "--dump",
+                dump,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        with open(dump, "rb") as f:
+            page = f.read()
+        res = asyncio.run(_first_scrapes(args, os.path.join(d, "db"), page))
+    n = args.first_scrape
+    firsts, seconds = sorted(res[:n]), sorted(res[n:])
+    print(f"first scrape of {n} new targets x {args.series} series (CPU s, whole scrape)")
+    print(f"  first:  median {firsts[n // 2]:.3f}  min {firsts[0]:.3f}  max {firsts[-1]:.3f}")
+    print(f"  second: median {seconds[n // 2]:.3f}  min {seconds[0]:.3f}  max {seconds[-1]:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, default=10)
@@ -144,7 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-port", type=int, default=39600)
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--json-out", help="append the result as one JSON line")
+    ap.add_argument(
+        "--first-scrape", type=int, default=0, metavar="N", help="measure N first scrapes instead"
+    )
     args = ap.parse_args(argv)
+    if args.first_scrape > 0:
+        return _first_scrape_main(args)
     targets = _start_targets(args)
     try:
         with tempfile.TemporaryDirectory(prefix="scrape-bench-") as d:
