@@ -9,19 +9,22 @@ network.
 The server runs on its built-in stack config: it scrapes itself and the
 Pushgateway (``honor_labels: true``, so pushed ``job``/``instance`` labels
 survive, as upstream recommends for a Pushgateway), and knows the
-Alertmanager. The Pushgateway owns the process's SIGINT/SIGTERM handling;
-when it stops, the server stops after it, and ``/-/quit`` on the server
-stops the whole stack.
+Alertmanager, which runs on a minimal built-in config (one receiver that
+notifies nobody) written to ``alertmanager/alertmanager.yml`` unless
+a file is already there, so operators can edit it and restart. The stack
+owns the process's SIGINT/SIGTERM: they stop every component, and so does
+``/-/quit`` on the server or on the Pushgateway.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
+from pathlib import Path
 
+from promethean.alertmanager import main as alertmanager_main
 from promethean.logs import setup_logging
 from promethean.pushgateway import main as pushgateway_main
 from promethean.server import main as server_main
@@ -44,6 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="data/",
         help="the server's data directory (default data/)",
     )
+    parser.add_argument(
+        "--alertmanager.path",
+        dest="alertmanager_path",
+        default="alertmanager/",
+        help="the Alertmanager's config and state directory (default alertmanager/)",
+    )
     parser.add_argument("--log.level", dest="log_level", default="info")
     parser.add_argument("--log.format", dest="log_format", default="logfmt")
 
@@ -54,6 +63,36 @@ def _pushgateway_args(args: argparse.Namespace) -> argparse.Namespace:
     return sub.parse_args(
         [
             f"--web.listen-address={args.listen_host}:{args.pushgateway_port}",
+            f"--log.level={args.log_level}",
+            f"--log.format={args.log_format}",
+        ]
+    )
+
+
+_ALERTMANAGER_CONFIG = """\
+# Written by `promethean stack`; edit it and restart the stack.
+route:
+  receiver: default
+  group_by: [alertname]
+receivers:
+  - name: default
+"""
+
+
+def _alertmanager_args(args: argparse.Namespace) -> argparse.Namespace:
+    home = Path(args.alertmanager_path)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "alertmanager.yml"
+    if not config.exists():
+        config.write_text(_ALERTMANAGER_CONFIG)
+    sub = argparse.ArgumentParser(prog="promethean alertmanager")
+    alertmanager_main.configure(sub)
+    return sub.parse_args(
+        [
+            f"--web.listen-address={args.listen_host}:{args.alertmanager_port}",
+            f"--config.file={config}",
+            f"--storage.path={home / 'data'}",
+            "--cluster.listen-address=",
             f"--log.level={args.log_level}",
             f"--log.format={args.log_format}",
         ]
@@ -111,15 +150,27 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.start()
     except server_main.StartupError as exc:
         return exc.exit_code
-    gateway = asyncio.create_task(pushgateway_main.serve(_pushgateway_args(args)))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    components = {
+        "pushgateway": asyncio.create_task(pushgateway_main.serve(_pushgateway_args(args), stop)),
+        "alertmanager": asyncio.create_task(
+            alertmanager_main.serve(_alertmanager_args(args), stop)
+        ),
+    }
     quit_wait = asyncio.create_task(server.wait())
-    done, _ = await asyncio.wait({gateway, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
-    if quit_wait in done:  # /-/quit or a storage failure: stop the Pushgateway too
-        os.kill(os.getpid(), signal.SIGTERM)
-    code = await gateway
+    # The first of: a signal, the server's /-/quit, or any component ending on its own.
+    await asyncio.wait(
+        {quit_wait, asyncio.create_task(stop.wait()), *components.values()},
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    stop.set()
+    codes = [await task for task in components.values()]
     quit_wait.cancel()
     await server.stop()
-    return code or server.exit_code
+    return next((c for c in codes if c), 0) or server.exit_code
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -138,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{host}:{args.server_port}"
     print(f"promethean stack: Prometheus server at {url}/ (API {url}/api/v1/query)")
     print(f"promethean stack: Pushgateway at http://{host}:{args.pushgateway_port}/metrics")
+    print(f"promethean stack: Alertmanager at http://{host}:{args.alertmanager_port}/api/v2/status")
     print("First queries to try:")
     print(f"  curl -sG {url}/api/v1/query --data-urlencode 'query=up'")
     print(

@@ -1,4 +1,5 @@
-"""`promethean stack`: the server scrapes itself and the Pushgateway, knows the Alertmanager."""
+"""`promethean stack`: the server scrapes itself and the Pushgateway, and the Alertmanager
+runs beside them on the address the server's alerting section names."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from _server_proc_support import ROOT, free_port, http
 
 
 def test_stack_wires_server_and_pushgateway(tmp_path: Path) -> None:
-    server_port, gateway_port = free_port(), free_port()
+    server_port, gateway_port, am_port = free_port(), free_port(), free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     log = (tmp_path / "stack.log").open("wb")
     proc = subprocess.Popen(
@@ -25,6 +26,7 @@ def test_stack_wires_server_and_pushgateway(tmp_path: Path) -> None:
             "stack",
             f"--server.port={server_port}",
             f"--pushgateway.port={gateway_port}",
+            f"--alertmanager.port={am_port}",
             "--storage.tsdb.path=data",
         ],
         cwd=tmp_path,
@@ -52,7 +54,12 @@ def test_stack_wires_server_and_pushgateway(tmp_path: Path) -> None:
         ]
         yaml_text = json.loads(http("GET", url + "/api/v1/status/config").body)["data"]["yaml"]
         assert "honor_labels: true" in yaml_text
-        assert "127.0.0.1:9093" in yaml_text
+        assert f"127.0.0.1:{am_port}" in yaml_text
+        am = f"http://127.0.0.1:{am_port}"
+        assert http("GET", am + "/-/healthy").status == 200
+        status = json.loads(http("GET", am + "/api/v2/status").body)
+        assert status["cluster"]["status"] == "disabled"
+        assert (tmp_path / "alertmanager" / "alertmanager.yml").exists()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         out = proc.stdout.read().decode() if proc.stdout else ""

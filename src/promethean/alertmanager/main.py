@@ -375,7 +375,9 @@ def _check_flags(args: argparse.Namespace) -> str | None:
     return None
 
 
-async def serve(args: argparse.Namespace) -> int:
+async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM, or until ``stop`` is set when a caller (``promethean
+    stack``) owns the process's signals."""
     am = Alertmanager(args)
     try:
         am.load_config()
@@ -402,24 +404,26 @@ async def serve(args: argparse.Namespace) -> int:
     am.api.options.external_url = _external_url(args, port)
     dispatcher = attach(am)
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     received: list[str] = []
+    if stop is None:
+        stop = asyncio.Event()
+        stop_event = stop
 
-    def on_stop(name: str) -> None:
-        received.append(name)
-        stop.set()
+        def on_stop(name: str) -> None:
+            received.append(name)
+            stop_event.set()
 
-    loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
-    loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
-    reloads: set[asyncio.Task[Any]] = set()
+        loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
+        reloads: set[asyncio.Task[Any]] = set()
 
-    def on_hup() -> None:
-        task = loop.create_task(am.reload())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
+        def on_hup() -> None:
+            task = loop.create_task(am.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
 
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
     background = [
         loop.create_task(am.run_maintenance(parse_duration(args.maintenance_interval))),
         loop.create_task(am.run_alert_gc(parse_duration(args.gc_interval))),

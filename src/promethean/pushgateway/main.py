@@ -107,7 +107,9 @@ def _route_prefix(args: argparse.Namespace) -> str:
     return "/" + prefix if prefix else ""
 
 
-async def serve(args: argparse.Namespace) -> int:
+async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM or ``/-/quit``, or until ``stop`` is set when a caller
+    (``promethean stack``) owns the process's signals."""
     store = Store(consistency_check=not args.no_consistency)
     persistence: Persistence | None = None
     interval = parse_duration(args.persistence_interval)
@@ -141,10 +143,11 @@ async def serve(args: argparse.Namespace) -> int:
         log.error("cannot listen", extra=kv(err=str(exc)))
         return 1
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
 
     async def persist_loop() -> None:
         assert persistence is not None
