@@ -24,7 +24,7 @@ The side-by-side run against Go on the same targets is
 ../shared/bench/ingest_bench.py, which needs the server (later issue).
 
     .venv/bin/python bench/scrape_ingest_bench.py --targets 10 --series 10000 --interval 1
-    .venv/bin/python bench/scrape_ingest_bench.py --series 10000 --first-scrape 6
+    .venv/bin/python bench/scrape_ingest_bench.py --series 10000 --first-scrape 6 [--protobuf]
 """
 
 from __future__ import annotations
@@ -139,7 +139,9 @@ async def _measure(args: argparse.Namespace, data_dir: str) -> dict[str, float]:
     }
 
 
-async def _first_scrapes(args: argparse.Namespace, data_dir: str, page: bytes) -> list[float]:
+async def _first_scrapes(
+    args: argparse.Namespace, data_dir: str, page: bytes, ctype: str
+) -> list[float]:
     """CPU seconds of each new target's first scrape, then of its second (cached) one."""
     import aiohttp
     from aiohttp import web
@@ -148,7 +150,7 @@ async def _first_scrapes(args: argparse.Namespace, data_dir: str, page: bytes) -
     from promethean.scrape.loop import LoopSettings, ScrapeLoop
 
     async def serve(_request: web.Request) -> web.Response:
-        return web.Response(body=page, headers={"Content-Type": "text/plain; version=0.0.4"})
+        return web.Response(body=page, headers={"Content-Type": ctype})
 
     app = web.Application()
     app.router.add_get("/metrics", serve)
@@ -167,7 +169,10 @@ async def _first_scrapes(args: argparse.Namespace, data_dir: str, page: bytes) -
                     url=f"http://127.0.0.1:{args.base_port}/metrics",
                     interval_s=1.0,
                     timeout_s=10.0,
-                    settings=LoopSettings(job_name="bench"),
+                    settings=LoopSettings(
+                        job_name="bench",
+                        scrape_protocols=("PrometheusProto", "PrometheusText0.0.4"),
+                    ),
                     session=session,
                     storage=db,
                 )
@@ -198,10 +203,17 @@ def _first_scrape_main(args: argparse.Namespace) -> int:
         )
         with open(dump, "rb") as f:
             page = f.read()
-        res = asyncio.run(_first_scrapes(args, os.path.join(d, "db"), page))
+        ctype = "text/plain; version=0.0.4"
+        if args.protobuf:
+            from promethean.model.protobuf import CONTENT_TYPE, write_protobuf
+            from promethean.model.textparse import parse_text
+
+            page, ctype = write_protobuf(parse_text(page)), CONTENT_TYPE
+        res = asyncio.run(_first_scrapes(args, os.path.join(d, "db"), page, ctype))
     n = args.first_scrape
     firsts, seconds = sorted(res[:n]), sorted(res[n:])
-    print(f"first scrape of {n} new targets x {args.series} series (CPU s, whole scrape)")
+    fmt = "protobuf" if args.protobuf else "text"
+    print(f"first scrape of {n} new targets x {args.series} series, {fmt} (CPU s, whole scrape)")
     print(f"  first:  median {firsts[n // 2]:.3f}  min {firsts[0]:.3f}  max {firsts[-1]:.3f}")
     print(f"  second: median {seconds[n // 2]:.3f}  min {seconds[0]:.3f}  max {seconds[-1]:.3f}")
     return 0
@@ -220,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--first-scrape", type=int, default=0, metavar="N", help="measure N first scrapes instead"
     )
+    ap.add_argument("--protobuf", action="store_true", help="--first-scrape: serve protobuf")
     args = ap.parse_args(argv)
     if args.first_scrape > 0:
         return _first_scrape_main(args)

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import aiohttp
+import pytest
 from _scrape_loop_support import Target, all_series, is_stale, make_loop, open_db, run
 
+from promethean.model.errors import ParseError
 from promethean.model.exposition import Exemplar, MetricFamily, MetricType, Sample
 from promethean.model.histogram import NativeHistogram, Span
 from promethean.model.labels import Labels
-from promethean.model.protobuf import CONTENT_TYPE, write_protobuf
+from promethean.model.protobuf import CONTENT_TYPE, parse_protobuf, write_protobuf
 from promethean.model.relabel import RelabelConfig, RelabelRules
+from promethean.model.scrapeparse import ScrapeParser
 
 PROTO_FIRST = ("PrometheusProto", "OpenMetricsText1.0.0", "PrometheusText0.0.4")
 
@@ -277,3 +281,106 @@ def test_broken_protobuf_body_fails_the_scrape_with_the_byte_offset(tmp_path: Pa
         db.close()
 
     run(go())
+
+
+def _random_families(rng: random.Random) -> list[MetricFamily]:
+    """Families whose values, bucket bounds, quantiles, members and timestamps vary per call."""
+    fams: list[MetricFamily] = []
+    ts = rng.choice([None, None, 1_700_000_000_123])
+    fams.append(
+        MetricFamily(
+            "req_total",
+            MetricType.COUNTER,
+            "h",
+            None,
+            [
+                Sample("req_total", L(code=str(c)), float(rng.randint(0, 99)), ts)
+                for c in rng.sample(range(6), rng.randint(0, 6))
+            ],
+        )
+    )
+    fams.append(
+        MetricFamily(
+            "temp", MetricType.GAUGE, None, None, [Sample("temp", L(), rng.choice([1.5, -0.0]))]
+        )
+    )
+    fams.append(MetricFamily("raw", MetricType.UNKNOWN, None, None, [Sample("raw", L(a="b"), 3.0)]))
+    qs = rng.choice([("0.5", "0.9"), ("0.5", "0.99", "1.0")])
+    fams.append(
+        MetricFamily(
+            "rpc",
+            MetricType.SUMMARY,
+            None,
+            None,
+            [Sample("rpc", L(quantile=q), rng.random()) for q in qs]
+            + [Sample("rpc_sum", L(), 2.0), Sample("rpc_count", L(), float(rng.randint(0, 9)))],
+        )
+    )
+    bounds = rng.choice([("0.1", "1", "+Inf"), ("0.5", "+Inf"), ("0.1", "1", "10", "+Inf")])
+    cum = 0.0
+    buckets = []
+    for b in bounds:
+        cum += rng.randint(0, 3)
+        buckets.append(Sample("lat_bucket", L(le=b, path="/x"), cum))
+    fams.append(
+        MetricFamily(
+            "lat",
+            MetricType.HISTOGRAM,
+            None,
+            None,
+            [
+                *buckets,
+                Sample("lat_sum", L(path="/x"), 1.0),
+                Sample("lat_count", L(path="/x"), cum),
+            ],
+        )
+    )
+    if rng.random() < 0.5:
+        fams.append(
+            MetricFamily(
+                "nat",
+                MetricType.HISTOGRAM,
+                None,
+                None,
+                [Sample("nat", L(), 3.0, histogram=_native(float(rng.randint(2, 5))))],
+            )
+        )
+    return fams
+
+
+def test_cached_protobuf_walk_gives_exactly_what_the_decoder_gives() -> None:
+    rng = random.Random(5)
+    parser = ScrapeParser(max_age=2)
+    for _ in range(30):
+        body = write_protobuf(_random_families(rng))
+        want = [
+            (s.name, tuple(s.labels), repr(s.value), s.timestamp_ms)
+            for fam in parse_protobuf(body)
+            for s in fam.samples
+            if s.histogram is None
+        ]
+        natives = sum(1 for fam in parse_protobuf(body) for s in fam.samples if s.histogram)
+        res = parser.parse(body, CONTENT_TYPE)
+        got = [
+            (
+                e.name,
+                tuple(p for p in e.labels if p[0] != "__name__"),
+                repr(v),
+                res.timestamps.get(i),
+            )
+            for i, (e, v) in enumerate(zip(res.entries, res.values, strict=True))
+        ]
+        assert got == want
+        assert res.native_histograms == natives
+        parser.end_cycle()
+
+
+def test_broken_bytes_after_a_cached_scrape_still_name_the_offset() -> None:
+    parser = ScrapeParser()
+    body = write_protobuf(_families())
+    parser.parse(body, CONTENT_TYPE)
+    parser.end_cycle()
+    with pytest.raises(ParseError) as err:
+        parser.parse(body[:-3], CONTENT_TYPE)
+    assert str(err.value).startswith("protobuf: ")
+    assert "at byte" in str(err.value)

@@ -49,9 +49,11 @@ between ``max_age`` and ``2 * max_age`` cycles), and their ``ref`` is dropped.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from promethean.model import _pbwire as w
 from promethean.model._textlex import FAST_TEXT, FLOAT_FULL, decode, fast_pairs, parse_int_ts
 from promethean.model.errors import ParseError
 from promethean.model.exposition import Exemplar, MetricType
@@ -131,6 +133,7 @@ class ScrapeParser:
         self._text: dict[str, SeriesEntry] = {}
         self._om: dict[str, SeriesEntry] = {}
         self._pb: dict[tuple[str, Labels], SeriesEntry] = {}
+        self._pb_raw: dict[tuple[bytes, int, bytes], _PbMetric] = {}
         self._fam_keys: dict[_FamKey, _FamKey] = {}
         self._cycle = 1
         self._last: list[SeriesEntry] = []
@@ -168,6 +171,8 @@ class ScrapeParser:
         if cycle % self.max_age:
             return 0
         horizon = cycle - self.max_age
+        for k in [k for k, pm in self._pb_raw.items() if pm.seen <= horizon]:
+            del self._pb_raw[k]
         return _evict(self._text, horizon) + _evict(self._om, horizon) + _evict(self._pb, horizon)
 
     def _key(self, name: str, typ: MetricType) -> _FamKey:
@@ -380,6 +385,119 @@ class ScrapeParser:
     # -- protobuf -------------------------------------------------------------
 
     def _parse_pb(self, body: bytes) -> ScrapeResult:
+        """The cached walk when it can, else the whole-body decoder (which names bad bytes)."""
+        try:
+            return self._parse_pb_cached(body)
+        except (_Revalidate, w.WireError, ValueError, IndexError, struct.error):
+            return self._parse_pb_full(body)
+
+    def _parse_pb_cached(self, buf: bytes) -> ScrapeResult:
+        """Walk the wire format directly; a Metric seen before costs its value fields only.
+
+        Each Metric message is cut into its label fields (the cache key, with
+        the family's name and type) and the rest. A known key needs only the
+        values decoded, in the order its entries were cached; the bucket bounds
+        or quantiles are compared with the cached ones, and anything new or
+        different (first sight, changed buckets, a native histogram) decodes
+        that one Metric with :func:`parse_protobuf`, so the rules stay in one
+        place. Exemplars are not read on this path (nothing stores them yet).
+        """
+        raw = self._pb_raw
+        cycle = self._cycle
+        entries: list[SeriesEntry] = []
+        values: list[float] = []
+        timestamps: dict[int, int] = {}
+        exemplars: dict[int, Exemplar] = {}
+        meta: dict[str, FamilyMetadata] = {}
+        native = 0
+        end = len(buf)
+        pos = 0
+        while pos < end:
+            length, pos = w.read_varint(buf, pos, end)
+            fam_end = pos + length
+            if fam_end > end:
+                raise _Revalidate
+            name_b = b""
+            help_text: str | None = None
+            unit: str | None = None
+            type_ = _PB_COUNTER
+            metrics: list[tuple[int, int]] = []
+            for num, wire, val in w.iter_fields(buf, pos, fam_end):
+                if num == 4:
+                    metrics.append(w.as_span(wire, val, pos))
+                elif num == 1:
+                    a, b = w.as_span(wire, val, pos)
+                    name_b = buf[a:b]
+                elif num == 2:
+                    help_text = w.as_str(buf, wire, val, pos)
+                elif num == 3:
+                    type_ = w.as_int(wire, val, pos)
+                elif num == 5:
+                    unit = w.as_str(buf, wire, val, pos) or None
+            pos = fam_end
+            mtype = _PB_TYPES.get(type_)
+            if not name_b or mtype is None:
+                raise _Revalidate
+            name = name_b.decode("utf-8")
+            meta[name] = FamilyMetadata(mtype, help_text, unit)
+            family = self._key(name, mtype)
+            for ms, me in metrics:
+                p = ms
+                while p < me and buf[p] == 0x0A:
+                    n, p = w.read_varint(buf, p + 1, me)
+                    p += n
+                if p > me:
+                    raise _Revalidate
+                key = (name_b, type_, buf[ms:p])
+                pm = raw.get(key)
+                got = _pb_values(buf, p, me, type_)
+                if pm is not None and got is not None and got[2] == pm.sig:
+                    vals, ts = got[0], got[1]
+                    if len(vals) != len(pm.entries):
+                        raise _Revalidate
+                else:
+                    pm, vals, ts, ex, nat = self._pb_metric(name_b, type_, buf[ms:me], family)
+                    native += nat
+                    pm.sig = got[2] if got is not None and not nat else None
+                    raw[key] = pm
+                    for i, x in ex.items():
+                        exemplars[len(entries) + i] = x
+                pm.seen = cycle
+                if ts is not None:
+                    for i in range(len(entries), len(entries) + len(vals)):
+                        timestamps[i] = ts
+                entries.extend(pm.entries)
+                values.extend(vals)
+        return ScrapeResult(entries, values, timestamps, exemplars, meta, native)
+
+    def _pb_metric(
+        self, name: bytes, type_: int, metric: bytes, family: _FamKey
+    ) -> tuple[_PbMetric, list[float], int | None, dict[int, Exemplar], int]:
+        """Decode one Metric with the full decoder: its entries, values, timestamp, exemplars."""
+        msg = w.len_field(1, name) + w.varint_field(3, type_) + w.len_field(4, metric)
+        [fam] = parse_protobuf(w.varint(len(msg)) + msg)
+        cache = self._pb
+        entries: list[SeriesEntry] = []
+        vals: list[float] = []
+        exemplars: dict[int, Exemplar] = {}
+        ts: int | None = None
+        native = 0
+        for sample in fam.samples:
+            if sample.histogram is not None:
+                native += 1
+                continue
+            e = cache.get((sample.name, sample.labels))
+            if e is None:
+                labels = Labels.from_pairs_keep_empty(((METRIC_NAME, sample.name), *sample.labels))
+                e = cache[(sample.name, sample.labels)] = SeriesEntry(labels, sample.name, family)
+            if sample.exemplar is not None:
+                exemplars[len(entries)] = sample.exemplar
+            ts = sample.timestamp_ms
+            entries.append(e)
+            vals.append(sample.value)
+        return _PbMetric(tuple(entries)), vals, ts, exemplars, native
+
+    def _parse_pb_full(self, body: bytes) -> ScrapeResult:
         cache = self._pb
         entries: list[SeriesEntry] = []
         values: list[float] = []
@@ -409,6 +527,125 @@ class ScrapeParser:
                 entries.append(e)
                 values.append(sample.value)
         return ScrapeResult(entries, values, timestamps, exemplars, meta, native)
+
+
+class _PbMetric:
+    """One protobuf Metric's cached entries and the bucket bounds or quantiles they assume."""
+
+    __slots__ = ("entries", "seen", "sig")
+
+    def __init__(self, entries: tuple[SeriesEntry, ...]) -> None:
+        self.entries = entries
+        self.sig: tuple[float, ...] | None = None  # None: decode fully every time
+        self.seen = 0
+
+
+_PB_COUNTER, _PB_GAUGE, _PB_SUMMARY, _PB_UNTYPED, _PB_HISTOGRAM, _PB_GAUGE_HISTOGRAM = range(6)
+_PB_TYPES = {
+    _PB_COUNTER: MetricType.COUNTER,
+    _PB_GAUGE: MetricType.GAUGE,
+    _PB_SUMMARY: MetricType.SUMMARY,
+    _PB_UNTYPED: MetricType.UNKNOWN,
+    _PB_HISTOGRAM: MetricType.HISTOGRAM,
+    _PB_GAUGE_HISTOGRAM: MetricType.GAUGEHISTOGRAM,
+}
+_PB_SINGLE_FIELD = {_PB_COUNTER: 3, _PB_GAUGE: 2, _PB_UNTYPED: 5}
+_DOUBLE = struct.Struct("<d")
+_INF = float("inf")
+
+
+def _pb_values(
+    buf: bytes, pos: int, end: int, type_: int
+) -> tuple[list[float], int | None, tuple[float, ...]] | None:
+    """The values of one Metric (after its labels) in the order the full decoder emits
+    its samples, its timestamp, and its bucket bounds or quantiles; None for anything
+    this quick reader leaves to the full decoder (labels out of place, native buckets)."""
+    ts: int | None = None
+    vals: list[float] | None = None
+    sig: tuple[float, ...] = ()
+    want = _PB_SINGLE_FIELD.get(type_)
+    for num, wire, val in w.iter_fields(buf, pos, end):
+        if num == 6:
+            ts = w.to_int64(w.as_int(wire, val, pos)) or None
+        elif num == 1:
+            return None
+        elif want is not None and num == want:
+            a, b = w.as_span(wire, val, pos)
+            v = 0.0
+            for n2, w2, v2 in w.iter_fields(buf, a, b):
+                if n2 == 1:
+                    v = w.as_double(buf, w2, v2, a)
+            vals = [v]
+        elif num == 4 and type_ == _PB_SUMMARY:
+            vals, sig = _pb_summary(buf, *w.as_span(wire, val, pos))
+        elif num == 7 and type_ in (_PB_HISTOGRAM, _PB_GAUGE_HISTOGRAM):
+            got = _pb_histogram(buf, *w.as_span(wire, val, pos))
+            if got is None:
+                return None
+            vals, sig = got
+    if vals is None:
+        return None
+    return vals, ts, sig
+
+
+def _pb_summary(buf: bytes, pos: int, end: int) -> tuple[list[float], tuple[float, ...]]:
+    count = 0
+    total = 0.0
+    qs: list[float] = []
+    qv: list[float] = []
+    for num, wire, val in w.iter_fields(buf, pos, end):
+        if num == 1:
+            count = w.as_int(wire, val, pos)
+        elif num == 2:
+            total = w.as_double(buf, wire, val, pos)
+        elif num == 3:
+            a, b = w.as_span(wire, val, pos)
+            q = v = 0.0
+            for n2, w2, v2 in w.iter_fields(buf, a, b):
+                if n2 == 1:
+                    q = w.as_double(buf, w2, v2, a)
+                elif n2 == 2:
+                    v = w.as_double(buf, w2, v2, a)
+            qs.append(q)
+            qv.append(v)
+    return [float(count), total, *qv], tuple(qs)
+
+
+def _pb_histogram(buf: bytes, pos: int, end: int) -> tuple[list[float], tuple[float, ...]] | None:
+    count: float = 0
+    count_float = 0.0
+    total = 0.0
+    uppers: list[float] = []
+    cums: list[float] = []
+    for num, wire, val in w.iter_fields(buf, pos, end):
+        if num == 3:
+            a, b = w.as_span(wire, val, pos)
+            cum: float = 0
+            cum_float = 0.0
+            upper = 0.0
+            for n2, w2, v2 in w.iter_fields(buf, a, b):
+                if n2 == 1:
+                    cum = w.as_int(w2, v2, a)
+                elif n2 == 2:
+                    upper = w.as_double(buf, w2, v2, a)
+                elif n2 == 4:
+                    cum_float = w.as_double(buf, w2, v2, a)
+            uppers.append(upper)
+            cums.append(cum_float if cum_float > 0 else float(cum))
+        elif num == 1:
+            count = w.as_int(wire, val, pos)
+        elif num == 2:
+            total = w.as_double(buf, wire, val, pos)
+        elif num == 4:
+            count_float = w.as_double(buf, wire, val, pos)
+        elif 5 <= num <= 14:
+            return None  # native histogram fields: the full decoder decides
+    if count_float > 0:
+        count = count_float
+    out = [float(count), total, *cums]
+    if not uppers or uppers[-1] != _INF:
+        out.append(float(count))
+    return out, tuple(uppers)
 
 
 _EXEMPLAR_RULES = (
