@@ -24,10 +24,13 @@ the sample and family names), the value, a sparse ``timestamps`` mapping
 (sample index -> ms; most targets send none) and ``exemplars`` (OpenMetrics, protobuf),
 plus ``metadata``: TYPE/HELP/UNIT per family seen in this body.
 
-Protobuf bodies (``application/vnd.google.protobuf``) are decoded whole by
-:func:`promethean.model.protobuf.parse_protobuf`; classic histograms and
-summaries arrive expanded into their usual series, and the cache is keyed by
-(sample name, labels). Native histogram samples have no place in the result yet
+Protobuf bodies (``application/vnd.google.protobuf``) give the samples
+:func:`promethean.model.protobuf.parse_protobuf` gives (classic histograms and
+summaries expanded into their usual series), but a ``Metric`` message seen
+before is recognised by its raw label bytes and only its values are decoded;
+new or changed messages go through ``parse_protobuf`` one by one, and a body
+the quick walk cannot read is decoded whole, so errors name the byte offset.
+Exemplars are reported only for messages decoded fully. Native histogram samples have no place in the result yet
 (the TSDB stores floats only): they are left out and counted in
 ``ScrapeResult.native_histograms``, so the caller can say so.
 
