@@ -30,8 +30,9 @@ summaries expanded into their usual series), but a ``Metric`` message seen
 before is recognised by its raw label bytes and only its values are decoded;
 new or changed messages go through ``parse_protobuf`` one by one, and a body
 the quick walk cannot read is decoded whole, so errors name the byte offset.
-Exemplars are reported only for messages decoded fully. Native histogram samples have no place in the result yet
-(the TSDB stores floats only): they are left out and counted in
+Exemplars are reported only for messages decoded fully. Native histogram
+samples have no place in the result yet (the TSDB stores floats only): they
+are left out and counted in
 ``ScrapeResult.native_histograms``, so the caller can say so.
 
 Validation: a new line is parsed and checked fully (text 0.0.4 rules as in
