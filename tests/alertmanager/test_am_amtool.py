@@ -23,9 +23,21 @@ route:
   routes:
     - matchers: [team="email"]
       receiver: email
+    - matchers: [team="chat"]
+      receiver: chat
+      group_by: [alertname, cluster]
+      continue: true
+    - matchers: [team="chat"]
+      receiver: webhook
 receivers:
   - name: webhook
+    webhook_configs:
+      - url: 'http://hookuser:HOOK_PASSWORD_7q@127.0.0.1:1/hooks/HOOK_PATH_TOKEN_7q?key=HOOK_KEY_7q'
   - name: email
+  - name: chat
+    slack_configs:
+      - api_url: 'https://hooks.slack.example/services/SLACK_TOKEN_7q'
+        channel: '#alerts'
 inhibit_rules:
   - source_matchers: [severity="critical"]
     target_matchers: [severity="warning"]
@@ -155,3 +167,30 @@ def test_cluster_show_and_config_show(am: AM) -> None:
     shown = amtool(am, "config", "show")
     assert shown.returncode == 0
     assert "resolve_timeout: 5m" in shown.stdout
+
+
+def test_config_routes_with_masked_webhook_url(am: AM) -> None:
+    """amtool 0.25 parses the webhook ``url`` as a URL: the masked form must still be one."""
+    shown = amtool(am, "config", "show")
+    assert "url: http://127.0.0.1:1/<secret>" in shown.stdout
+    assert "_7q" not in shown.stdout
+    routes = amtool(am, "config", "routes")
+    assert (routes.returncode, routes.stderr) == (0, "")
+    assert routes.stdout.splitlines() == [
+        "Routing tree:",
+        ".",
+        "└── default-route  receiver: webhook",
+        '    ├── {team="email"}  receiver: email',
+        '    ├── {team="chat"}  continue: true  receiver: chat',
+        '    └── {team="chat"}  receiver: webhook',
+        "",
+    ]
+    tested = amtool(am, "config", "routes", "test", "team=chat")
+    assert (tested.returncode, tested.stdout, tested.stderr) == (0, "chat,webhook\n", "")
+    verified = amtool(
+        am, "config", "routes", "test", "--verify.receivers=email", "team=email", "a=b"
+    )
+    assert (verified.returncode, verified.stdout) == (0, "email\n")
+    wrong = amtool(am, "config", "routes", "test", "--verify.receivers=chat", "team=email")
+    assert wrong.returncode == 1
+    assert "WARNING: Expected receivers did not match resolved receivers." in wrong.stdout

@@ -376,7 +376,7 @@ def test_render_matches_upstream_defaults() -> None:
     assert r["webhook_configs"][0] == {
         "send_resolved": True,
         "http_config": _HTTP,
-        "url": "<secret>",  # upstream shows it in clear; it embeds tokens
+        "url": "http://h/<secret>",  # upstream shows it in clear; it embeds tokens
         "max_alerts": 0,
     }
     pd = r["pagerduty_configs"][0]

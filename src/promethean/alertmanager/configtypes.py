@@ -34,10 +34,12 @@ __all__ = [
     "GoDuration",
     "HostPort",
     "LabelName",
+    "MaskedURL",
     "Matchers",
     "Regexp",
     "SecretURL",
     "check_url",
+    "masked_url",
     "format_go_duration",
     "split_host_port",
 ]
@@ -144,6 +146,30 @@ def _secret_url(value: Any) -> Secret:
 
 SecretURL = Annotated[Secret, BeforeValidator(_secret_url)]
 """An http(s) URL that may embed a token: validated like :data:`URL`, shown as ``<secret>``."""
+
+
+def masked_url(value: Secret) -> str:
+    """``scheme://host:port/<secret>``: the URL with userinfo, path, query and fragment hidden.
+
+    The webhook ``url`` is a plain URL in Alertmanager 0.25, so amtool 0.25
+    (``amtool config routes``) refuses the bare ``<secret>`` that 0.27+ accepts
+    there. This form still parses as an http(s) URL with a host, and the parts
+    that carry tokens (``user:pass@``, path, query) are gone.
+    """
+    text = value.reveal()
+    if text == "<secret>":
+        return text
+    parts = urllib.parse.urlsplit(text)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}/<secret>"
+
+
+MaskedURL = Annotated[
+    Secret,
+    BeforeValidator(_secret_url),
+    PlainSerializer(masked_url, when_used="always"),
+]
+"""A :data:`SecretURL` shown as ``scheme://host:port/<secret>`` (see :func:`masked_url`)."""
 
 
 # -- host:port ---------------------------------------------------------------------------

@@ -10,7 +10,9 @@ by :mod:`promethean.alertmanager.config`, which sees both sections.
 Beyond upstream (SECURITY-MODEL K1, M2):
 
 * webhook ``url``, VictorOps ``routing_key`` and email ``auth_identity`` are
-  :class:`Secret` (upstream prints them in clear): webhook URLs embed tokens;
+  :class:`Secret` (upstream prints them in clear): webhook URLs embed tokens
+  (the webhook ``url`` shows as ``scheme://host:port/<secret>``, which amtool
+  0.25 still parses);
 * newer upstream ``*_file`` variants are accepted (webhook ``url_file``,
   Telegram ``bot_token_file``, Discord/MS Teams ``webhook_url_file``, Pushover
   ``user_key_file``/``token_file``) so secrets can stay out of the file;
@@ -29,6 +31,7 @@ from promethean.alertmanager.configtypes import (
     URL,
     GoDuration,
     HostPort,
+    MaskedURL,
     SecretURL,
 )
 from promethean.alertmanager.matchers import anchored_regexp_error
@@ -69,7 +72,7 @@ class _Notifier(ConfigModel):
 
 
 class WebhookConfig(_Notifier):
-    url: SecretURL | None = None
+    url: MaskedURL | None = None
     url_file: str | None = None
     max_alerts: int = Field(0, ge=0)
 
