@@ -39,8 +39,8 @@ __all__ = [
     "Regexp",
     "SecretURL",
     "check_url",
-    "masked_url",
     "format_go_duration",
+    "masked_url",
     "split_host_port",
 ]
 
