@@ -346,9 +346,13 @@ class _Evaluator:
                 return QueryResult(
                     "scalar", scalar=(self.start, float(value[0])), annotations=res_ann
                 )
+            self.count_samples(int(steps.shape[0]))  # upstream builds a one-series matrix
             series = SeriesResult(Labels.empty(), steps.copy(), value.astype(np.float64))
             return QueryResult("matrix", matrix=[series], annotations=res_ann)
         sm = self.finish_names(value, final=True, instant=instant)
+        if not instant:
+            # The result matrix itself is held in memory: all its points count.
+            self.count_samples(int(sm.present.sum()))
         if instant:
             cols = sm.present[:, 0] if sm.n_series else np.zeros(0, dtype=np.bool_)
             vec = [
@@ -625,6 +629,9 @@ class _Evaluator:
         except Exception as err:
             raise _as_eval_error(err) from None
         if isinstance(result, StepMatrix):
+            # Upstream counts every point a function produces over all steps
+            # (``vector(1)`` over 1001 steps holds 1001 samples).
+            self.count_samples(int(result.present.sum()))
             if not keeps:
                 result.drop_name = np.ones(result.n_series, dtype=np.bool_)
             return self.names_now(result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 from aiohttp import web
 
 from promethean.model.matchers import Matcher, MatchType
@@ -29,6 +30,7 @@ __all__ = [
     "config",
     "flags",
     "head_cardinality",
+    "head_chunk_count",
     "runtimeinfo",
     "tsdb_work",
     "walreplay",
@@ -53,6 +55,23 @@ def buildinfo(ctx: ServerContext, form: Form) -> web.Response:
 
 def walreplay(ctx: ServerContext, form: Form) -> web.Response:
     return api_success(ctx.wal_replay.as_json())
+
+
+def head_chunk_count(head: Head) -> int:
+    """Chunks the head holds now: closed ones plus each series' open chunk.
+
+    Upstream's ``chunkCount`` (and ``prometheus_tsdb_head_chunks``) counts the
+    open head chunk of every series, so a young head that has cut no chunk yet
+    still reports one per series with samples. The head keeps no such gauge,
+    so it is read from its slot arrays; the created-chunks counter is the
+    fallback should their layout change.
+    """
+    closed = getattr(head, "_closed", None)
+    fill = getattr(head, "_n", None)
+    if closed is None or fill is None:
+        return int(head.stats.chunks_created)
+    n_closed = sum(len(lst) for lst in list(closed) if lst)
+    return n_closed + int(np.count_nonzero(fill))
 
 
 def _top(counts: dict[str, int], limit: int) -> list[dict[str, object]]:
@@ -88,7 +107,7 @@ def head_cardinality(head: Head, limit: int = 10) -> dict[str, object]:
         "headStats": {
             "numSeries": head.num_series,
             "numLabelPairs": pairs,
-            "chunkCount": head.stats.chunks_created,
+            "chunkCount": head_chunk_count(head),
             "minTime": min_t,
             "maxTime": max_t,
         },

@@ -60,7 +60,15 @@ __all__ = ["Server", "configure", "run"]
 log = logging.getLogger("promethean.server")
 
 DEFAULT_CONFIG_FILE = "prometheus.yml"
-_NOT_GUARDED = ("/-/healthy", "/-/ready", "/-/reload", "/-/quit", "/metrics")
+# Answered before the TSDB is open; walreplay is how an operator watches a long replay.
+_NOT_GUARDED = (
+    "/-/healthy",
+    "/-/ready",
+    "/-/reload",
+    "/-/quit",
+    "/metrics",
+    "/api/v1/status/walreplay",
+)
 _KNOWN_FEATURES = frozenset(
     {
         "promql-experimental-functions",
@@ -457,6 +465,10 @@ class Server:
             ooo_window=round(tsdb.out_of_order_time_window * 1000) if tsdb else 0,
         )
         log.info("Starting TSDB ...", extra=kv(path=args.tsdb_path))
+        segments = _wal_segments(Path(args.tsdb_path) / "wal")
+        replay = self.ctx.wal_replay
+        if segments:
+            replay.min, replay.max, replay.current = segments[0], segments[-1], segments[0]
         try:
             db = await asyncio.to_thread(DB, args.tsdb_path, opts)
         except (DBError, OSError) as exc:
@@ -464,6 +476,7 @@ class Server:
             self.exit_code = 1
             self._stop.set()
             return
+        replay.current = replay.max
         self.ctx.db = db
         self.engine.storage = db
         db.start(60.0)
@@ -477,6 +490,7 @@ class Server:
 
         manager = ScrapeManager(db)
         self.ctx.scrape_manager = manager
+        self.ctx.registry.register(manager.collector())
         self.ctx.discovery_manager = DiscoveryManager(self._on_discovery)
         await self._apply_scrape_config()
 
@@ -526,6 +540,15 @@ def _optional_module(name: str) -> Any:
         if exc.name != name:
             raise
         return None
+
+
+def _wal_segments(wal_dir: Path) -> list[int]:
+    """Numbers of the WAL segment files, sorted (what ``status/walreplay`` reports)."""
+    try:
+        names = [p.name for p in wal_dir.iterdir()]
+    except OSError:
+        return []
+    return sorted(int(n) for n in names if n.isdigit())
 
 
 def _static_groups(configs: list[Any]) -> dict[str, list[Any]]:

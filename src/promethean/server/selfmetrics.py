@@ -31,6 +31,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from promethean.server.api_status import head_chunk_count
 from promethean.server.context import ServerContext
 
 __all__ = ["ServerMetrics", "add_metrics_route"]
@@ -39,7 +40,11 @@ _QUERY_HANDLERS = frozenset({"/api/v1/query", "/api/v1/query_range"})
 
 
 class _StorageCollector(Collector):
-    """TSDB and scrape figures, read from the running server when scraped."""
+    """TSDB figures, read from the running database when scraped.
+
+    The scrape figures (``prometheus_target_*``, ``prometheus_sd_*``) come from
+    the scrape manager's own collector, registered once scraping starts.
+    """
 
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
@@ -78,6 +83,11 @@ class _StorageCollector(Collector):
             "Total number of chunks created in the head",
             value=hs.chunks_created,
         )
+        yield GaugeMetricFamily(
+            "prometheus_tsdb_head_chunks",
+            "Total number of chunks in the head block.",
+            value=head_chunk_count(head),
+        )
         ooo = CounterMetricFamily(
             "prometheus_tsdb_out_of_order_samples",
             "Total number of out of order samples ingestion failed attempts.",
@@ -85,21 +95,6 @@ class _StorageCollector(Collector):
         )
         ooo.add_metric(["float"], hs.out_of_order_samples)
         yield ooo
-        yield CounterMetricFamily(
-            "prometheus_target_scrapes_sample_out_of_order",
-            "Total number of samples rejected due to not being out of the expected order.",
-            value=hs.out_of_order_samples,
-        )
-        yield CounterMetricFamily(
-            "prometheus_target_scrapes_sample_duplicate_timestamp",
-            "Total number of samples rejected due to duplicate timestamps but different values.",
-            value=hs.duplicate_samples,
-        )
-        yield CounterMetricFamily(
-            "prometheus_target_scrapes_sample_out_of_bounds",
-            "Total number of samples rejected due to timestamp falling outside of the time bounds.",
-            value=hs.out_of_bounds_samples,
-        )
         if head.max_time >= head.min_time:
             yield GaugeMetricFamily(
                 "prometheus_tsdb_head_min_time",
@@ -158,16 +153,6 @@ class _StorageCollector(Collector):
             "Time taken to replay the data on disk.",
             value=stats.wal_replay_seconds,
         )
-        manager = self._ctx.scrape_manager
-        if manager is not None:
-            targets = GaugeMetricFamily(
-                "prometheus_sd_discovered_targets",
-                "Current number of discovered targets.",
-                labels=["config", "name"],
-            )
-            for job, active in sorted(manager.active_targets().items()):
-                targets.add_metric([job, "scrape"], len(active))
-            yield targets
 
 
 class ServerMetrics:
