@@ -36,7 +36,6 @@ from aiohttp import web
 
 from promethean.model.hashing import labels_hash, xxhash64
 from promethean.model.labels import Labels
-from promethean.promql.aggregations import xxhash64 as promql_xxhash64
 from promethean.scrape.config import ScrapeConfig
 from promethean.scrape.discovery.targetgroup import TargetGroup
 from promethean.scrape.loop import go_fqdn, offset_seed, scrape_offset, target_hash
@@ -55,6 +54,72 @@ NODE = Labels.from_dict(
     }
 )
 NODE_URL = "http://127.0.0.1:9100/metrics"
+
+
+_P1 = 11400714785074694791
+_P2 = 14029467366897019727
+_P3 = 1609587929392839161
+_P4 = 9650029242287828579
+_P5 = 2870177450012600261
+_M = (1 << 64) - 1
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M
+
+
+def _round(acc: int, lane: int) -> int:
+    acc = (acc + lane * _P2) & _M
+    acc = _rotl(acc, 31)
+    return (acc * _P1) & _M
+
+
+def _merge(acc: int, val: int) -> int:
+    acc ^= _round(0, val)
+    return (acc * _P1 + _P4) & _M
+
+
+def promql_xxhash64(data: bytes, seed: int = 0) -> int:
+    """A second, independent XXH64 (the straightforward byte-slicing form) to check
+    model.hashing's unpacking fast path against on every length and seed."""
+    n = len(data)
+    i = 0
+    if n >= 32:
+        v1 = (seed + _P1 + _P2) & _M
+        v2 = (seed + _P2) & _M
+        v3 = seed & _M
+        v4 = (seed - _P1) & _M
+        while i + 32 <= n:
+            v1 = _round(v1, int.from_bytes(data[i : i + 8], "little"))
+            v2 = _round(v2, int.from_bytes(data[i + 8 : i + 16], "little"))
+            v3 = _round(v3, int.from_bytes(data[i + 16 : i + 24], "little"))
+            v4 = _round(v4, int.from_bytes(data[i + 24 : i + 32], "little"))
+            i += 32
+        h = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & _M
+        for v in (v1, v2, v3, v4):
+            h = _merge(h, v)
+    else:
+        h = (seed + _P5) & _M
+    h = (h + n) & _M
+    while i + 8 <= n:
+        k1 = _round(0, int.from_bytes(data[i : i + 8], "little"))
+        h ^= k1
+        h = (_rotl(h, 27) * _P1 + _P4) & _M
+        i += 8
+    if i + 4 <= n:
+        h ^= (int.from_bytes(data[i : i + 4], "little") * _P1) & _M
+        h = (_rotl(h, 23) * _P2 + _P3) & _M
+        i += 4
+    while i < n:
+        h ^= (data[i] * _P5) & _M
+        h = (_rotl(h, 11) * _P1) & _M
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _M
+    h ^= h >> 29
+    h = (h * _P3) & _M
+    h ^= h >> 32
+    return h
 
 
 def test_xxhash64_reference_vectors() -> None:
