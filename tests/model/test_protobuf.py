@@ -715,3 +715,17 @@ def test_openmetrics_counter_keeps_its_total_name_in_protobuf() -> None:
         ("jobs_total", 3.0),
         ("jobs_created", 1700000000.5),
     ]
+
+
+def test_empty_label_values_are_kept_like_the_text_parsers() -> None:
+    """An exposition's ``instance=""`` matters (honor_labels removes the target's label)."""
+    from promethean.model.exposition import MetricFamily, MetricType, Sample
+    from promethean.model.labels import Labels as _Labels
+    from promethean.model.protobuf import parse_protobuf, write_protobuf
+
+    fam = MetricFamily("m", MetricType.GAUGE, None, None)
+    fam.samples.append(
+        Sample("m", _Labels.from_pairs_keep_empty([("instance", ""), ("a", "1")]), 2.0)
+    )
+    (back,) = parse_protobuf(write_protobuf([fam]))
+    assert tuple(back.samples[0].labels) == (("a", "1"), ("instance", ""))

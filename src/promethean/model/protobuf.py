@@ -157,7 +157,7 @@ def _labels(buf: bytes, spans: list[tuple[int, int]], where: str, at: int) -> La
         raise w.WireError(f"{where}: duplicate label name {dup!r}", at)
     if "" in names:
         raise w.WireError(f"{where}: empty label name", at)
-    return Labels.from_pairs(pairs)
+    return Labels.from_pairs_keep_empty(pairs)
 
 
 def _timestamp_ms(buf: bytes, pos: int, end: int) -> int:
@@ -275,7 +275,7 @@ def _summary(
 
 
 def _with(labels: Labels, name: str, value: str) -> Labels:
-    return Labels.from_pairs((*labels, (name, value)))
+    return Labels.from_pairs_keep_empty((*labels, (name, value)))
 
 
 def _spans(buf: bytes, values: list[tuple[int, int]]) -> tuple[Span, ...]:
