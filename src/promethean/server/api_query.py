@@ -86,22 +86,37 @@ class QueryRunner:
         if storage is None:
             raise ApiError("unavailable", "TSDB not ready")
         submitted = time.monotonic()
+        ticket = ctx.query_load.submit()
 
         def work() -> QueryResult:
-            left = timeout - (time.monotonic() - submitted)
+            queued = time.monotonic() - submitted
+            left = timeout - queued
             if left <= 0:
+                ticket.abandon()
+                raise QueryError("timeout", "query timed out in query queue")
+            if not ticket.start(queued):
                 raise QueryError("timeout", "query timed out in query queue")
             try:
-                tree = engine.parse(text)
-            except QueryError as exc:
-                raise invalid_param("query", str(exc)) from None
-            if instant:
-                return engine.instant_query(tree, start, storage=storage, timeout_s=left)
-            return engine.range_query(tree, start, end, step, storage=storage, timeout_s=left)
+                try:
+                    tree = engine.parse(text)
+                except QueryError as exc:
+                    raise invalid_param("query", str(exc)) from None
+                if instant:
+                    return engine.instant_query(tree, start, storage=storage, timeout_s=left)
+                return engine.range_query(tree, start, end, step, storage=storage, timeout_s=left)
+            finally:
+                ticket.finish()
 
         loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, work)
         try:
-            return await loop.run_in_executor(self._pool, work)
+            # A query still waiting for a slot when its time is up fails at once,
+            # as upstream's queue does; a running one stops at the engine's deadline.
+            done, _ = await asyncio.wait({future}, timeout=max(timeout, 0.0))
+            if not done and ticket.abandon():
+                future.cancel()
+                raise ApiError("timeout", "query timed out in query queue")
+            return await future
         except QueryError as exc:
             if exc.error_type == "bad_data":
                 raise invalid_param("query", str(exc)) from None
@@ -114,6 +129,8 @@ class QueryRunner:
                 extra=kv(component="api", query=text, err=type(exc).__name__ + ": " + str(exc)),
             )
             raise ApiError("internal", "unexpected error in query execution") from None
+        finally:
+            ticket.abandon()  # a request that went away frees its place in the queue
 
     async def query(self, form: Form) -> web.Response:
         now = int(time.time() * 1000)

@@ -45,7 +45,14 @@ if TYPE_CHECKING:
     from promethean.server.config import PrometheusConfig
     from promethean.tsdb.db import DB
 
-__all__ = ["BuildInfo", "ServerContext", "ServerOptions", "WalReplayStatus"]
+__all__ = [
+    "BuildInfo",
+    "QueryLoad",
+    "QueryTicket",
+    "ServerContext",
+    "ServerOptions",
+    "WalReplayStatus",
+]
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,76 @@ class WalReplayStatus:
         return {"min": self.min, "max": self.max, "current": self.current}
 
 
+class QueryTicket:
+    """One query's place in the pool: waiting, then running, or abandoned while waiting.
+
+    Every transition happens once, under the load's lock, whichever side (the
+    worker that picks the query up, the request that gives up on it) gets
+    there first; so the counts stay right even when a client goes away.
+    """
+
+    __slots__ = ("_load", "_state")
+
+    def __init__(self, load: QueryLoad) -> None:
+        self._load = load
+        self._state = "waiting"
+
+    def start(self, queued_s: float) -> bool:
+        """The worker takes the query; False when the request already gave up."""
+        load = self._load
+        with load._lock:
+            if self._state != "waiting":
+                return False
+            self._state = "running"
+            load.waiting -= 1
+            load.executing += 1
+        load.observe_queue_time(queued_s)
+        return True
+
+    def finish(self) -> None:
+        load = self._load
+        with load._lock:
+            if self._state == "running":
+                load.executing -= 1
+                self._state = "done"
+
+    def abandon(self) -> bool:
+        """Give up a query that has not started; False if it is running or done."""
+        load = self._load
+        with load._lock:
+            if self._state != "waiting":
+                return False
+            self._state = "abandoned"
+            load.waiting -= 1
+            return True
+
+
+class QueryLoad:
+    """Queries waiting for and holding one of the ``--query.max-concurrency`` slots.
+
+    The query pool updates it from the loop and its workers; ``/metrics``
+    reads it (``prometheus_engine_queries``, the ``queue_time`` slice), so
+    an operator sees when queries queue behind the limit (D1).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = 0
+        self.executing = 0
+        self.observe_queue_time: Callable[[float], None] = lambda seconds: None
+
+    def submit(self) -> QueryTicket:
+        with self._lock:
+            self.waiting += 1
+        return QueryTicket(self)
+
+    @property
+    def active(self) -> int:
+        """Executing or waiting, as upstream's ``prometheus_engine_queries``."""
+        with self._lock:
+            return self.waiting + self.executing
+
+
 def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -147,6 +224,7 @@ class ServerContext:
     reload: Callable[[], Awaitable[None]] = _no_reload
     request_quit: Callable[[], None] = _no_quit
     wal_replay: WalReplayStatus = field(default_factory=WalReplayStatus)
+    query_load: QueryLoad = field(default_factory=QueryLoad)
     last_reload_success: bool = True
     last_config_time: float = field(default_factory=time.time)
     _ready: threading.Event = field(default_factory=threading.Event)

@@ -207,6 +207,12 @@ class ServerMetrics:
             ["slice"],
             registry=reg,
         )
+        ctx.query_load.observe_queue_time = self.query_duration.labels("queue_time").observe
+        Gauge(
+            "prometheus_engine_queries",
+            "The current number of queries being executed or waiting.",
+            registry=reg,
+        ).set_function(lambda: float(ctx.query_load.active))
         self.http_requests = Counter(
             "prometheus_http_requests",
             "Counter of HTTP requests.",
