@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from promethean.alertmanager.alerts import AlertStore, fingerprint_hex, posted_alert
+from promethean.alertmanager.alerts import (
+    AlertStore,
+    fingerprint,
+    fingerprint_hex,
+    fingerprints,
+    posted_alert,
+)
 from promethean.alertmanager.nflog import NotificationLog, Receiver
 from promethean.alertmanager.silences import (
     SilenceError,
@@ -45,6 +51,32 @@ def test_fingerprints_match_go() -> None:
         == "587b712127851cd2"
     )
     assert fingerprint_hex(()) == "cbf29ce484222325"
+
+
+def test_batch_fingerprints_equal_single_ones() -> None:
+    """A posted batch is hashed column-wise (numpy); every id must equal the one-by-one id."""
+    sets = [
+        Labels.from_dict(
+            {"alertname": "TestA", "cluster": "c1", "instance": "i1", "severity": "warning"}
+        )
+    ]
+    sets += [
+        Labels.from_dict(
+            {
+                "alertname": "A" * (i % 7),
+                "pod": f"p-{i}" * (i % 3 + 1),
+                "ns": "ümlaut" if i % 2 else "x",
+            }
+        )
+        for i in range(40)
+    ]
+    sets.append(Labels.empty())
+    got = fingerprints(sets)
+    assert got == [fingerprint(labels) for labels in sets]
+    assert f"{got[0]:016x}" == "cd6d4b519f25bab3" and f"{got[-1]:016x}" == "cbf29ce484222325"
+    assert fingerprints(sets[:3]) == got[:3]  # the small-batch path
+    stored = posted_alert(sets[0], {}, None, None, "", 0.0, 300.0)
+    assert stored.fingerprint == "cd6d4b519f25bab3"
 
 
 def test_new_silence_clamps_start_and_gets_uuid() -> None:

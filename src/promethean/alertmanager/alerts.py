@@ -20,8 +20,10 @@ Subscribers (the dispatcher) get every stored alert after each change through
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from promethean.model.labels import Labels
 from promethean.model.names import is_valid_label_value, is_valid_legacy_label_name
@@ -31,6 +33,7 @@ __all__ = [
     "AlertStore",
     "fingerprint",
     "fingerprint_hex",
+    "fingerprints",
     "posted_alert",
     "validate_alert",
 ]
@@ -41,20 +44,65 @@ _MASK = (1 << 64) - 1
 _SEPARATOR = 0xFF
 
 
+def _label_bytes(labels: Iterable[tuple[str, str]]) -> bytes:
+    """name, 0xff, value, 0xff, ... in label-name order: the bytes Go's fingerprint hashes."""
+    pairs = labels if isinstance(labels, Labels) else sorted(labels)
+    parts = [part.encode("utf-8", "surrogatepass") for pair in pairs for part in pair]
+    parts.append(b"")
+    return b"\xff".join(parts)
+
+
 def fingerprint(labels: Iterable[tuple[str, str]]) -> int:
     """Go's ``model.LabelSet.Fingerprint``: FNV-1a 64 of name, 0xff, value, 0xff, sorted."""
     h = _FNV_OFFSET
-    for name, value in sorted(labels):
-        for part in (name, value):
-            for byte in part.encode("utf-8", "surrogatepass"):
-                h = ((h ^ byte) * _FNV_PRIME) & _MASK
-            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    prime, mask = _FNV_PRIME, _MASK
+    for byte in _label_bytes(labels):
+        h = ((h ^ byte) * prime) & mask
     return h
 
 
 def fingerprint_hex(labels: Iterable[tuple[str, str]]) -> str:
     """The fingerprint as the API prints it: 16 lowercase hex digits."""
     return f"{fingerprint(labels):016x}"
+
+
+# Below this many label sets the per-byte Python loop beats setting up the arrays.
+_BATCH_MIN = 8
+
+
+def fingerprints(label_sets: Sequence[Iterable[tuple[str, str]]]) -> list[int]:
+    """:func:`fingerprint` of many label sets at once (a posted batch of alerts).
+
+    FNV-1a is sequential over the bytes of one set, but independent across
+    sets: the sets become rows of a byte matrix (longest first) and each
+    column is one vectorised xor-and-multiply over the rows still that long,
+    with numpy's uint64 arithmetic doing the wrap-around. A batch of 100
+    alerts costs a few microseconds per alert instead of ~0.1 ms.
+    """
+    if len(label_sets) < _BATCH_MIN:
+        return [fingerprint(labels) for labels in label_sets]
+    data = [_label_bytes(labels) for labels in label_sets]
+    order = sorted(range(len(data)), key=lambda i: -len(data[i]))
+    width = len(data[order[0]])
+    if width == 0:
+        return [_FNV_OFFSET] * len(data)
+    matrix = np.zeros((len(data), width), dtype=np.uint64)
+    for row, i in enumerate(order):
+        matrix[row, : len(data[i])] = np.frombuffer(data[i], dtype=np.uint8)
+    lengths = np.array([len(data[i]) for i in order])
+    # rows[j]: how many rows (longest first) have a byte in column j.
+    rows = len(data) - np.searchsorted(lengths[::-1], np.arange(width), side="right")
+    h = np.full(len(data), _FNV_OFFSET, dtype=np.uint64)
+    prime = np.uint64(_FNV_PRIME)
+    columns = matrix.T.copy()
+    for j in range(width):
+        k = int(rows[j])
+        h[:k] ^= columns[j, :k]
+        h[:k] *= prime
+    out = [0] * len(data)
+    for row, i in enumerate(order):
+        out[i] = int(h[row])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +116,20 @@ class Alert:
     generator_url: str = ""
     updated_at: float = 0.0
     timeout: bool = False
+    fp: int = field(default=-1, compare=False, repr=False)
+    """The label fingerprint, computed once (posting passes it in; otherwise on first use)."""
+
+    @property
+    def fingerprint_int(self) -> int:
+        fp = self.fp
+        if fp < 0:
+            fp = fingerprint(self.labels)
+            object.__setattr__(self, "fp", fp)
+        return fp
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_hex(self.labels)
+        return f"{self.fingerprint_int:016x}"
 
     def resolved(self, now: float) -> bool:
         """Go's ``Alert.ResolvedAt``: an end time that lies in the past."""
@@ -203,17 +261,20 @@ def _overlaps(old: Alert, new: Alert) -> bool:
 
 
 def posted_alert(
-    labels: Mapping[str, str],
+    labels: Mapping[str, str] | Labels,
     annotations: Mapping[str, str],
     starts_at: float | None,
     ends_at: float | None,
     generator_url: str,
     now: float,
     resolve_timeout: float,
+    fp: int = -1,
 ) -> Alert:
     """An alert as the API stores it: start defaulted, end derived from resolve_timeout.
 
-    Empty label values are dropped (upstream's ``removeEmptyLabels``).
+    Empty label values are dropped (upstream's ``removeEmptyLabels``). ``labels``
+    may already be a :class:`Labels`; ``fp`` its fingerprint when the caller
+    computed it (:func:`fingerprints` for a whole batch).
     """
     if starts_at is None:
         starts_at = now if ends_at is None else ends_at
@@ -222,11 +283,12 @@ def posted_alert(
         timeout = True
         ends_at = now + resolve_timeout
     return Alert(
-        labels=Labels.from_dict(labels),
+        labels=labels if isinstance(labels, Labels) else Labels.from_dict(labels),
         annotations=Labels.from_pairs_keep_empty(annotations.items()),
         starts_at=starts_at,
         ends_at=ends_at,
         generator_url=generator_url,
         updated_at=now,
         timeout=timeout,
+        fp=fp,
     )

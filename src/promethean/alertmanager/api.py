@@ -34,7 +34,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from promethean import __version__
-from promethean.alertmanager.alerts import Alert, AlertStore, posted_alert, validate_alert
+from promethean.alertmanager.alerts import (
+    Alert,
+    AlertStore,
+    fingerprints,
+    posted_alert,
+    validate_alert,
+)
 from promethean.alertmanager.matchers import MatcherParseError, parse_matcher
 from promethean.alertmanager.silences import (
     Silence,
@@ -61,6 +67,7 @@ log = logging.getLogger("promethean.alertmanager.api")
 audit = logging.getLogger("promethean.alertmanager.audit")
 
 _UUID = re2.compile(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+_CONTROL = re2.compile(r"[\x00-\x1f\x7f]")
 _URI_SCHEME = re2.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _V1_GONE = (
     "The Alertmanager v1 API was deprecated in version 0.16.0 and is removed as of "
@@ -411,17 +418,19 @@ class AlertmanagerAPI:
         decoded = _decode_alerts(data)
         now = time.time()
         resolve_timeout = self.config.resolve_timeout
+        label_sets = [Labels.from_dict(d["labels"]) for d in decoded]
         prepared = [
             posted_alert(
-                d["labels"],
+                labels,
                 d.get("annotations") or {},
                 d.get("startsAt"),
                 d.get("endsAt"),
                 d.get("generatorURL", ""),
                 now,
                 resolve_timeout,
+                fp,
             )
-            for d in decoded
+            for d, labels, fp in zip(decoded, label_sets, fingerprints(label_sets), strict=True)
         ]
         valid: list[Alert] = []
         errors: list[str] = []
@@ -673,7 +682,7 @@ def _time_field(value: Any, where: str, what: str) -> float | None:
 
 
 def _valid_uri(text: str) -> bool:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text) is not None:
         return False
     return text.startswith("/") or _URI_SCHEME.search(text) is not None
 

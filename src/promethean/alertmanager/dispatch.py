@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from promethean.alertmanager.alerts import Alert, AlertStore, fingerprint
+from promethean.alertmanager.alerts import Alert, AlertStore
 from promethean.alertmanager.config import AlertmanagerConfig
 from promethean.alertmanager.notify import FlushRequest, FlushResult, Pipeline
 from promethean.alertmanager.route import Route, format_label_set
@@ -136,7 +136,7 @@ class AggregationGroup:
         old = self.alerts.get(labels)
         self.alerts[labels] = alert
         if old is None:
-            self.hashes[labels] = fingerprint(labels)
+            self.hashes[labels] = alert.fingerprint_int
             changed = True
         else:
             changed = old.resolved(now) != alert.resolved(now)
