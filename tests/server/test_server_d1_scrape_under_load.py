@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +22,7 @@ from _server_proc_support import ServerProc, running_server
 
 from promethean.model.labels import Labels
 from promethean.tsdb.db import DB
+from promethean.tsdb.storage import SeriesRef
 
 SERIES = 1000
 LIMIT = 2
@@ -39,10 +40,10 @@ def seed(data: Path, now_ms: int) -> None:
     ]
     base = np.arange(SERIES, dtype=np.float64)
     with DB(data) as db:
-        refs: list[object] = [None] * SERIES
+        refs: Sequence[SeriesRef | None] = [None] * SERIES
         for j in range(360):
             app = db.appender()
-            refs, _ = app.append_many(refs, labels, now_ms - 3_600_000 + j * 10_000, base * j)  # type: ignore[arg-type]
+            refs, _ = app.append_many(refs, labels, now_ms - 3_600_000 + j * 10_000, base * j)
             app.commit()
 
 
