@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from promethean.model.labels import Labels
 from promethean.tsdb.block import list_block_dirs
 from promethean.tsdb.db import DB, DBOptions
 from promethean.tsdb.faults import CRASH_POINTS, ENV_VAR
+from promethean.tsdb.storage import SeriesRef
 
 _WRITER = r"""
 import sys
@@ -88,15 +90,15 @@ def _check(data: Path, committed: list[int]) -> int:
 
 def _carry_on(data: Path, after: int, commits: int) -> list[int]:
     """Keep appending and compacting after the restart, then close cleanly."""
-    written = []
+    written: list[int] = []
     with DB(data, OPTS) as db:
-        refs: list[object] = [None] * len(LABELS)
+        refs: Sequence[SeriesRef | None] = [None] * len(LABELS)
         t = after
         for n in range(1, commits + 1):
             t += 100
             app = db.appender()
             vals = np.arange(len(LABELS), dtype=float) + t
-            refs, errors = app.append_many(refs, LABELS, t, vals)  # type: ignore[arg-type]
+            refs, errors = app.append_many(refs, LABELS, t, vals)
             assert not errors
             app.commit()
             written.append(t)
