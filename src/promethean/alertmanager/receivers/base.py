@@ -188,6 +188,16 @@ class Integration(ABC):
         if self._allowed is not None and not self._allowed(destination):
             raise DestinationRefused(destination if shown is None else shown)
 
+    def check_url(self, url: str) -> None:
+        """M2 for the URL a request goes to; a refusal shows only ``scheme://host:port``."""
+        if self._allowed is not None:
+            self.check_destination(url, safe_url(url))
+
+    def check_secret(self, value: str, what: str) -> None:
+        """M2 for a destination that is also a secret (routing or user key): never shown."""
+        if self._allowed is not None:
+            self.check_destination(value, f"{self.kind} {what} <secret>")
+
     @abstractmethod
     async def notify(self, ctx: NotifyContext, alerts: Sequence[Alert]) -> None:
         """Deliver; raise :class:`NotifyError` on failure."""

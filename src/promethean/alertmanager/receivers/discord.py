@@ -11,7 +11,6 @@ from promethean.alertmanager.receivers.base import (
     NotifyError,
     Renderer,
     json_bytes,
-    safe_url,
     truncate_runes,
 )
 
@@ -46,5 +45,5 @@ class DiscordIntegration(HTTPIntegration):
             ]
         }
         url = self.url()
-        self.check_destination(url, safe_url(url))
+        self.check_url(url)
         await self.post(url, json_bytes(body))

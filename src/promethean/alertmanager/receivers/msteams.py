@@ -11,7 +11,6 @@ from promethean.alertmanager.receivers.base import (
     NotifyError,
     Renderer,
     json_bytes,
-    safe_url,
 )
 
 __all__ = ["MSTeamsIntegration"]
@@ -42,5 +41,5 @@ class MSTeamsIntegration(HTTPIntegration):
             "themeColor": _COLORS.get(r.data.Status, "808080"),
         }
         url = self.url()
-        self.check_destination(url, safe_url(url))
+        self.check_url(url)
         await self.post(url, json_bytes(body))

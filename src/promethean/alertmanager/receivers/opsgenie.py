@@ -79,7 +79,11 @@ class OpsGenieIntegration(HTTPIntegration):
         r = Renderer(ctx, alerts)
         path, body = opsgenie_request(self.cfg, r, ctx.group_key)
         url = str(self.cfg.api_url or "https://api.opsgenie.com/") + path
-        self.check_destination(url)
+        self.check_url(url)
+        for responder in body.get("responders", ()):
+            for key in ("id", "name", "username"):
+                if responder.get(key):
+                    self.check_destination(responder[key])
         await self.post(
             url, json_bytes(body), headers={"Authorization": f"GenieKey {self._api_key()}"}
         )

@@ -46,7 +46,7 @@ def pagerduty_message(cfg: Any, r: Renderer, group_key: str) -> tuple[bool, dict
     if cfg.service_key or cfg.service_key_file:
         description, _ = truncate_runes(r.text(cfg.description), _MAX_SUMMARY)
         msg: dict[str, Any] = {
-            "service_key": _key(cfg.service_key, cfg.service_key_file),
+            "service_key": r.text(_key(cfg.service_key, cfg.service_key_file)),
             "incident_key": key,
             "event_type": "trigger" if firing else "resolve",
             "description": description,
@@ -70,7 +70,7 @@ def pagerduty_message(cfg: Any, r: Renderer, group_key: str) -> tuple[bool, dict
     if details:
         payload["custom_details"] = details
     msg = {
-        "routing_key": _key(cfg.routing_key, cfg.routing_key_file),
+        "routing_key": r.text(_key(cfg.routing_key, cfg.routing_key_file)),
         "dedup_key": key,
         "event_action": "trigger" if firing else "resolve",
         "payload": payload,
@@ -102,5 +102,9 @@ class PagerDutyIntegration(HTTPIntegration):
         url = str(self.cfg.url or V2_DEFAULT)
         if v1 and url == V2_DEFAULT:
             url = V1_URL
-        self.check_destination(url)
+        self.check_url(url)
+        if v1:
+            self.check_secret(str(body.get("service_key", "")), "service_key")
+        else:
+            self.check_secret(str(body.get("routing_key", "")), "routing_key")
         await self.post(url, json_bytes(body))

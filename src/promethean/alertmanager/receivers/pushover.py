@@ -39,8 +39,8 @@ def pushover_form(cfg: Any, r: Renderer) -> list[tuple[str, str]]:
         message = "(no details)"
     url, _ = truncate_runes(r.text(cfg.url), 512)
     form = [
-        ("token", _value(cfg.token, cfg.token_file, "token_file")),
-        ("user", _value(cfg.user_key, cfg.user_key_file, "user_key_file")),
+        ("token", r.text(_value(cfg.token, cfg.token_file, "token_file"))),
+        ("user", r.text(_value(cfg.user_key, cfg.user_key_file, "user_key_file"))),
         ("title", title),
     ]
     if cfg.html:
@@ -63,5 +63,8 @@ class PushoverIntegration(HTTPIntegration):
 
     async def notify(self, ctx: NotifyContext, alerts: Sequence[Alert]) -> None:
         r = Renderer(ctx, alerts)
-        body = urllib.parse.urlencode(pushover_form(self.cfg, r)).encode()
+        form = pushover_form(self.cfg, r)
+        self.check_url(self.api_url)
+        self.check_secret(dict(form)["user"], "user_key")
+        body = urllib.parse.urlencode(form).encode()
         await self.post(self.api_url, body, "application/x-www-form-urlencoded")

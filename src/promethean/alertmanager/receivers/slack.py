@@ -17,7 +17,6 @@ from promethean.alertmanager.receivers.base import (
     NotifyError,
     Renderer,
     json_bytes,
-    safe_url,
     truncate_runes,
 )
 
@@ -108,7 +107,7 @@ class SlackIntegration(HTTPIntegration):
         r = Renderer(ctx, alerts)
         body = slack_message(self.cfg, r)
         url = self.url()
-        self.check_destination(url, safe_url(url))
+        self.check_url(url)
         if body.get("channel"):
             self.check_destination(str(body["channel"]))
         await self.post(url, json_bytes(body))

@@ -44,5 +44,6 @@ class TelegramIntegration(HTTPIntegration):
         if self.cfg.disable_notifications:
             body["disable_notification"] = True
         base = str(self.cfg.api_url or "https://api.telegram.org").rstrip("/")
+        self.check_url(base)
         self.check_destination(str(self.cfg.chat_id))
         await self.post(f"{base}/bot{self._token()}/sendMessage", json_bytes(body))

@@ -49,6 +49,8 @@ class VictorOpsIntegration(HTTPIntegration):
         }
         for k, v in self.cfg.custom_fields.items():
             body[k] = r.text(v)
-        routing = str(self.cfg.routing_key.reveal()) if self.cfg.routing_key else ""
-        url = f"{self.cfg.api_url}{self._api_key()}/{r.text(routing)}"
+        routing = r.text(str(self.cfg.routing_key.reveal()) if self.cfg.routing_key else "")
+        self.check_url(str(self.cfg.api_url))
+        self.check_secret(routing, "routing_key")
+        url = f"{self.cfg.api_url}{self._api_key()}/{routing}"
         await self.post(url, json_bytes(body))

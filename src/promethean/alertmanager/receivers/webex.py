@@ -23,6 +23,7 @@ class WebexIntegration(HTTPIntegration):
         r = Renderer(ctx, alerts)
         message, _ = truncate_bytes(r.text(self.cfg.message), 7439)
         room = r.text(self.cfg.room_id)
+        self.check_url(str(self.cfg.api_url))
         self.check_destination(room)
         body = {"roomId": room, "markdown": message}
         await self.post(str(self.cfg.api_url), json_bytes(body))
