@@ -300,22 +300,29 @@ def test_bad_filters(am: AM, query: str, message: str) -> None:
 def test_alert_groups(am: AM) -> None:
     post_alerts(
         am,
-        {"labels": {"alertname": "G1", "team": "both", "i": "1"}},
-        {"labels": {"alertname": "G1", "team": "both", "i": "2"}},
+        {"labels": {"alertname": "G1", "team": "both", "i": "1", "instance": "b"}},
+        {"labels": {"alertname": "G1", "team": "both", "i": "2", "instance": "a"}},
+        {"labels": {"alertname": "G1", "team": "both", "i": "3"}},
         {"labels": {"alertname": "G2"}},
     )
     groups = am.get('/api/v2/alerts/groups?filter=alertname=~"G1|G2"').json()
     summary = [
-        (g["labels"], g["receiver"]["name"], sorted(a["labels"].get("i", "") for a in g["alerts"]))
+        (g["labels"], g["receiver"]["name"], [a["labels"].get("i", "") for a in g["alerts"]])
         for g in groups
     ]
+    # The dispatcher's aggregation groups in upstream's order: group labels, then
+    # receiver; alerts by instance (absent last), then labels.
     assert summary == [
-        ({"alertname": "G1"}, "email", ["1", "2"]),
-        ({"alertname": "G1"}, "webhook", ["1", "2"]),
+        ({"alertname": "G1"}, "email", ["2", "1", "3"]),
+        ({"alertname": "G1"}, "webhook", ["2", "1", "3"]),
         ({"alertname": "G2"}, "webhook", [""]),
     ]
-    # an alert matched by two routes (continue: true) lists both receivers
-    assert groups[0]["alerts"][0]["receivers"] == [{"name": "webhook"}, {"name": "email"}]
+    # an alert in two groups (continue: true) lists both receivers, sorted as upstream
+    assert groups[0]["alerts"][0]["receivers"] == [{"name": "email"}, {"name": "webhook"}]
+    assert list(groups[0]) == ["alerts", "labels", "receiver"]
+    only_email = am.get('/api/v2/alerts/groups?receiver=email&filter=alertname="G1"').json()
+    assert [g["receiver"]["name"] for g in only_email] == ["email"]
+    assert only_email[0]["alerts"][0]["receivers"] == [{"name": "email"}]
 
 
 # -- silences ------------------------------------------------------------------------------

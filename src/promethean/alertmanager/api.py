@@ -19,11 +19,12 @@ Beyond upstream:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,7 @@ from promethean.web import client_identity, dumps, plain_error, read_body
 __all__ = [
     "ActiveConfig",
     "AlertmanagerAPI",
+    "GroupsSource",
     "RouteHit",
     "build_app",
 ]
@@ -121,6 +123,9 @@ class APIOptions:
 
 
 _Handler = Callable[[web.Request, str], Awaitable[web.Response]]
+
+GroupsSource = Callable[[], Iterable[tuple[str, Mapping[str, str], Iterable[Alert]]]]
+"""Every aggregation group as ``(receiver, group labels, alerts)``."""
 
 
 class _BadRequest(Exception):
@@ -217,6 +222,8 @@ class AlertmanagerAPI:
         self.config = config
         self.options = options or APIOptions()
         self._reload = reload
+        self.groups_source: GroupsSource | None = None
+        """The dispatcher's aggregation groups (``main`` sets it once one runs)."""
         self.started = time.time()
         self.registry = CollectorRegistry(auto_describe=True)
         self.received = Counter(
@@ -524,6 +531,40 @@ class AlertmanagerAPI:
     async def _get_groups(self, request: web.Request, _tail: str) -> web.Response:
         receiver_ok = self._receiver_filter(request)
         status_of = self._alert_filter(request)
+        source = self.groups_source
+        if source is None:
+            return _json(self._groups_from_routes(receiver_ok, status_of))
+        # Upstream's Dispatcher.Groups: the real aggregation groups; an alert's
+        # receivers are those of the groups listed that hold it, sorted.
+        chosen: list[tuple[str, Mapping[str, str], list[Alert]]] = []
+        receivers: dict[Labels, list[str]] = {}
+        for receiver, labels, alerts in source():
+            if receiver_ok is not None and not receiver_ok(receiver):
+                continue
+            kept = [a for a in alerts if status_of(a, []) is not None]
+            if not kept:
+                continue
+            for alert in kept:
+                receivers.setdefault(alert.labels, []).append(receiver)
+            chosen.append((receiver, labels, kept))
+        chosen.sort(key=functools.cmp_to_key(_group_order))
+        out = []
+        for receiver, labels, alerts in chosen:
+            alerts.sort(key=functools.cmp_to_key(_alert_order))
+            items = []
+            for alert in alerts:
+                item = status_of(alert, sorted(receivers[alert.labels]))
+                if item is not None:
+                    items.append(item)
+            out.append({"alerts": items, "labels": dict(labels), "receiver": {"name": receiver}})
+        return _json(out)
+
+    def _groups_from_routes(
+        self,
+        receiver_ok: Callable[[str], bool] | None,
+        status_of: Callable[[Alert, list[str]], dict[str, Any] | None],
+    ) -> list[dict[str, Any]]:
+        """Groups computed from the routing tree: only without a dispatcher (API tests)."""
         groups: dict[tuple[str, str, Labels], list[dict[str, Any]]] = {}
         for alert in self.alerts.all():
             hits = self.config.routes_for(alert.labels)
@@ -540,7 +581,7 @@ class AlertmanagerAPI:
         for (_route, receiver, labels), items in ordered:
             items.sort(key=lambda item: str(item["fingerprint"]))
             out.append({"alerts": items, "labels": dict(labels), "receiver": {"name": receiver}})
-        return _json(out)
+        return out
 
     # -- silences ----------------------------------------------------------------
 
@@ -866,6 +907,45 @@ def _silence_json(sil: Silence, now: float) -> dict[str, Any]:
         "matchers": [m.to_json() for m in sil.matchers],
         "startsAt": format_api_time(sil.starts_at),
     }
+
+
+def _labelset_cmp(a: Mapping[str, str], b: Mapping[str, str]) -> int:
+    """Go's ``LabelSet.Before`` as a comparison: fewer labels first, then by sorted names."""
+    if len(a) != len(b):
+        return -1 if len(a) < len(b) else 1
+    for name in sorted(set(a) | set(b)):
+        if name not in a:
+            return -1
+        if name not in b:
+            return 1
+        if a[name] != b[name]:
+            return -1 if a[name] < b[name] else 1
+    return 0
+
+
+def _group_order(
+    x: tuple[str, Mapping[str, str], list[Alert]], y: tuple[str, Mapping[str, str], list[Alert]]
+) -> int:
+    """Upstream's ``AlertGroups`` order: group labels, then receiver name."""
+    by_labels = _labelset_cmp(x[1], y[1])
+    if by_labels:
+        return by_labels
+    return (x[0] > y[0]) - (x[0] < y[0])
+
+
+def _alert_order(x: Alert, y: Alert) -> int:
+    """Upstream's ``AlertSlice`` order: ``job``, then ``instance`` (absent last), then labels."""
+    a, b = dict(x.labels), dict(y.labels)
+    for key in ("job", "instance"):
+        if key not in a and key not in b:
+            continue
+        if key not in a:
+            return 1
+        if key not in b:
+            return -1
+        if a[key] != b[key]:
+            return -1 if a[key] < b[key] else 1
+    return _labelset_cmp(a, b)
 
 
 def _silence_matches_filter(sil: Silence, matchers: Sequence[Matcher]) -> bool:

@@ -356,6 +356,13 @@ class Dispatcher:
         """The current aggregation groups (for tests and introspection)."""
         return list(self._groups.values())
 
+    def alert_groups(self) -> list[tuple[str, dict[str, str], list[Alert]]]:
+        """Each group as ``(receiver, group labels, alerts)``, for ``/api/v2/alerts/groups``."""
+        return [
+            (g.route.opts.receiver, g.labels, list(g.alerts.values()))
+            for g in self._groups.values()
+        ]
+
 
 def _pipeline_for(am: Alertmanager, cfg: AlertmanagerConfig) -> Pipeline:
     return Pipeline(

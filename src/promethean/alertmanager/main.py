@@ -403,6 +403,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> 
     port = server.addresses[0][1] if server.addresses else 9093
     am.api.options.external_url = _external_url(args, port)
     dispatcher = attach(am)
+    am.api.groups_source = dispatcher.alert_groups
 
     loop = asyncio.get_running_loop()
     received: list[str] = []
