@@ -23,7 +23,7 @@ from aiohttp import web
 from promethean.logs import kv
 from promethean.promql import ast
 from promethean.promql.engine import QueryError, QueryResult
-from promethean.promql.printer import format_expr
+from promethean.promql.prettier import prettify
 from promethean.server.api_ast import ast_to_json
 from promethean.server.api_json import query_data_json, raw_success
 from promethean.server.api_params import (
@@ -200,7 +200,8 @@ def query_exemplars(ctx: ServerContext, form: Form) -> web.Response:
 
 
 def format_query(ctx: ServerContext, form: Form) -> web.Response:
-    return api_success(format_expr(_parse(ctx, form)))
+    """Upstream answers with the multi-line layout past 100 characters (``Pretty(0)``)."""
+    return api_success(prettify(_parse(ctx, form)))
 
 
 def parse_query(ctx: ServerContext, form: Form) -> web.Response:
