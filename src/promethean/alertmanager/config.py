@@ -560,10 +560,24 @@ def _check_and_fill(cfg: AlertmanagerConfig, base: Any) -> AlertmanagerConfig:
     return cfg.model_copy(update={"receivers": receivers})
 
 
+# Integrations the config accepts (amtool does) but promethean cannot deliver to.
+UNSUPPORTED_INTEGRATIONS = {"sns_configs": "SNS", "wechat_configs": "WeChat"}
+
+
 def parse_alertmanager_config(
-    text: str, file: str = "<input>", base_dir: str | FsPath | None = None
+    text: str,
+    file: str = "<input>",
+    base_dir: str | FsPath | None = None,
+    *,
+    deliverable: bool = False,
 ) -> AlertmanagerConfig:
-    """Validate alertmanager.yml text; raises :class:`ConfigError` (``file:line:col: ...``)."""
+    """Validate alertmanager.yml text; raises :class:`ConfigError` (``file:line:col: ...``).
+
+    ``deliverable`` (the running Alertmanager) also refuses integrations
+    promethean cannot deliver to (:data:`UNSUPPORTED_INTEGRATIONS`), naming the
+    receiver, instead of accepting a config whose notifications would fail at
+    every flush. ``check alertmanager-config`` leaves it off: its verdict is amtool's.
+    """
     try:
         data, positions = load_yaml(text, file)
     except YAMLError as exc:
@@ -578,9 +592,23 @@ def parse_alertmanager_config(
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, positions)) from None
     try:
-        return _check_and_fill(cfg, base_dir)
+        cfg = _check_and_fill(cfg, base_dir)
+        if deliverable:
+            _refuse_unsupported(cfg)
     except _Failure as failure:
         raise ConfigError(_located(positions, failure)) from None
+    return cfg
+
+
+def _refuse_unsupported(cfg: AlertmanagerConfig) -> None:
+    for i, receiver in enumerate(cfg.receivers):
+        for field, name in UNSUPPORTED_INTEGRATIONS.items():
+            if getattr(receiver, field, None):
+                raise _Failure(
+                    ("receivers", i, field),
+                    f'receiver "{receiver.name}": {name} notifications are not supported by '
+                    "promethean; remove this integration or route its alerts to another receiver",
+                )
 
 
 def _located(positions: Positions, failure: _Failure) -> str:
@@ -589,7 +617,9 @@ def _located(positions: Positions, failure: _Failure) -> str:
     return f"{where}: {field + ': ' if field else ''}{failure.message}"
 
 
-def load_alertmanager_config(path: str | FsPath) -> AlertmanagerConfig:
+def load_alertmanager_config(
+    path: str | FsPath, *, deliverable: bool = False
+) -> AlertmanagerConfig:
     """Read and validate a config file; relative paths in it are relative to its directory."""
     path = FsPath(path)
     try:
@@ -598,4 +628,4 @@ def load_alertmanager_config(path: str | FsPath) -> AlertmanagerConfig:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: config file is not valid UTF-8") from None
-    return parse_alertmanager_config(text, str(path), path.parent)
+    return parse_alertmanager_config(text, str(path), path.parent, deliverable=deliverable)

@@ -203,7 +203,7 @@ def load_active_config(
     The inhibitor has observed every alert in ``alerts``. Raises
     :class:`ConfigError` with a message safe to show.
     """
-    cfg = load_alertmanager_config(path)
+    cfg = load_alertmanager_config(path, deliverable=True)
     tree = Route.from_config(cfg)
     inhibitor = Inhibitor.from_config(cfg)
     if alerts is not None:
