@@ -3,8 +3,10 @@
 :func:`build_integrations` turns a configured receiver into its integrations
 (``webhook[0]``, ``email[0]``...), each with the receiver's M2 guard
 (``allowed_destinations``) applied to every destination it renders. Kinds
-promethean does not deliver to (``sns``, ``wechat``) become integrations that
-fail without retrying, with a message saying so, rather than vanishing.
+promethean does not deliver to (``sns``, ``wechat``) are refused when the
+server loads its config; where a config was parsed without that check they
+become integrations that fail without retrying, with a message saying so,
+rather than vanishing.
 """
 
 from __future__ import annotations
