@@ -575,3 +575,19 @@ def test_empty_global_block_keeps_defaults() -> None:
     cfg = parse_alertmanager_config("global:\nroute: {receiver: r}\nreceivers: [{name: r}]\n")
     assert isinstance(cfg, AlertmanagerConfig)
     assert cfg.global_.resolve_timeout == 300.0
+
+
+def test_rendered_config_is_read_back_by_amtool(tmp_path: Path) -> None:
+    """What /api/v2/status shows must parse in amtool 0.25 (``amtool config routes`` does)."""
+    from am_harness import amtool_or_skip
+
+    amtool = amtool_or_skip()
+    text = _ALL_KINDS.replace("url: 'http://h/x'", "url: 'https://u:TOKEN_9z@h:8443/x?k=TOKEN_9z'")
+    rendered = parse_alertmanager_config(text, "am.yml").render()
+    assert "url: https://h:8443/<secret>" in rendered and "TOKEN_9z" not in rendered
+    path = tmp_path / "rendered.yml"
+    path.write_text(rendered)
+    done = subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
