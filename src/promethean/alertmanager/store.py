@@ -27,6 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from promethean.fsutil import fsync_dir, write_atomically
 from promethean.logs import kv
 
 __all__ = ["Compaction", "DurableLog", "StoreError"]
@@ -37,14 +38,6 @@ _FORMAT_VERSION = 1
 
 class StoreError(RuntimeError):
     """A data file cannot be read; the message names the file and the problem."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DurableLog:
@@ -159,7 +152,7 @@ class DurableLog:
         """Switch appends to a new log file (caller holds the lock)."""
         path = self._log_path(generation)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         if self._fd is not None:
             self._retiring.append((self._fd, self._log_path(self._generation)))
         self._fd = fd
@@ -230,15 +223,7 @@ class DurableLog:
     def _write_snapshot(self, state: dict[str, Any], generation: int) -> None:
         doc = {"version": _FORMAT_VERSION, "generation": generation, "records": state}
         data = json.dumps(doc, separators=(",", ":")).encode()
-        tmp = self.snapshot_path.with_name(f"{self.snapshot_path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.snapshot_path)
-        _fsync_dir(self.directory)
+        write_atomically(self.snapshot_path, data)
 
     def close(self) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from promethean.fsutil import write_atomically
 from promethean.logs import kv
 from promethean.model import MetricType
 from promethean.pushgateway.groupkey import GroupKey
@@ -197,19 +198,7 @@ class Persistence:
         log.debug("metrics persisted", extra=kv(component="persistence", file=str(self.path)))
 
     def _write_atomically(self, data: bytes) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.in_progress.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(self.path, data, tmp_suffix=f".in_progress.{os.getpid()}")
 
     def close(self) -> None:
         with self._lock:

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import BitMap
 
+from promethean.fsutil import fsync_dir, write_atomically
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher
 from promethean.tsdb.chunks import MAX_SAMPLES_PER_CHUNK, decode_chunk, encode_chunk
@@ -182,21 +183,7 @@ def write_meta(block_dir: str | os.PathLike[str], meta: BlockMeta) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomically(path, data, mode=0o644)
 
 
 # ------------------------------------------------------------ directory care
@@ -230,7 +217,7 @@ def delete_block_dir(block_dir: str | os.PathLike[str]) -> None:
     path = Path(block_dir)
     doomed = path.with_name(path.name + TMP_DELETION_SUFFIX)
     os.replace(path, doomed)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     crash_point("block.deletion_renamed")
     shutil.rmtree(doomed, ignore_errors=True)
 
@@ -394,13 +381,13 @@ class BlockWriter:
             )
             _write_file(self._tmp / TOMBSTONES_FILE, _EMPTY_TOMBSTONES)
             _write_file(self._tmp / META_FILE, json.dumps(meta.to_json(), indent="\t").encode())
-            _fsync_dir(self._tmp / CHUNKS_DIR)
-            _fsync_dir(self._tmp)
+            fsync_dir(self._tmp / CHUNKS_DIR)
+            fsync_dir(self._tmp)
             crash_point("block.files_written")
             final = self._parent / self.ulid
             os.replace(self._tmp, final)
             crash_point("block.renamed")
-            _fsync_dir(self._parent)
+            fsync_dir(self._parent)
             return meta
         except BaseException:
             self.abort()

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from promethean.fsutil import fsync_dir
 from promethean.logs import kv
 from promethean.model.labels import Labels
 from promethean.tsdb.faults import crash_point
@@ -229,14 +230,6 @@ def read_records(path: Path) -> tuple[list[bytes], Corruption | None]:
     return bodies, None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # --- writing -----------------------------------------------------------------
 
 
@@ -267,7 +260,7 @@ class WAL:
         path = self.dir / segment_name(self._index)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = os.fstat(self._fd).st_size
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     def log(self, *bodies: bytes) -> None:
         """Append records with one write; returns once the kernel holds them."""
@@ -342,4 +335,4 @@ def repair(corruption: Corruption, later_segments: Sequence[Path]) -> None:
         os.fsync(fh.fileno())
     for path in later_segments:
         path.unlink(missing_ok=True)
-    _fsync_dir(corruption.path.parent)
+    fsync_dir(corruption.path.parent)
