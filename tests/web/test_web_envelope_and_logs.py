@@ -113,6 +113,7 @@ def test_public_surface() -> None:
         "client_identity",
         "dumps",
         "load_web_config",
+        "mount_under_prefix",
         "parse_web_config",
         "plain_error",
         "read_body",

@@ -55,7 +55,7 @@ from promethean.alertmanager.timefmt import format_api_time, parse_api_time
 from promethean.logs import kv
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher
-from promethean.web import client_identity, dumps, plain_error, read_body
+from promethean.web import client_identity, dumps, mount_under_prefix, plain_error, read_body
 
 __all__ = [
     "ActiveConfig",
@@ -962,14 +962,6 @@ def build_app(api: AlertmanagerAPI) -> web.Application:
     size = max(api.options.max_body, 1 << 20)
     app = web.Application(client_max_size=size)
     app.add_routes(api.routes())
-    prefix = api.options.route_prefix.rstrip("/")
-    if not prefix:
-        return app
-    outer = web.Application(client_max_size=size)
-
-    async def to_prefix(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(prefix + "/")
-
-    outer.router.add_get("/", to_prefix)
-    outer.add_subapp(prefix, app)
-    return outer
+    return mount_under_prefix(
+        app, api.options.route_prefix, client_max_size=size, redirect_root=True
+    )

@@ -36,7 +36,7 @@ from promethean.pushgateway.store import (
     Store,
 )
 from promethean.pushgateway.textfmt import format_value
-from promethean.web import client_identity, read_body
+from promethean.web import client_identity, mount_under_prefix, read_body
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +268,7 @@ def build_app(api: PushgatewayAPI) -> web.Application:
     size = max(api.options.max_body, 1 << 20)
     app = web.Application(client_max_size=size)
     app.add_routes(api.routes())
-    prefix = api.options.route_prefix.rstrip("/")
-    if not prefix:
-        return app
-    outer = web.Application(client_max_size=size)
-    outer.add_subapp(prefix, app)
-    return outer
+    return mount_under_prefix(app, api.options.route_prefix, client_max_size=size)
 
 
 def _parse_error_text(exc: ParseError, request: web.Request) -> str:

@@ -20,6 +20,7 @@ from promethean.web.server import (
     WebOptions,
     WebServer,
     add_web_flags,
+    mount_under_prefix,
     validate_web_config_file,
     web_options,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "client_identity",
     "dumps",
     "load_web_config",
+    "mount_under_prefix",
     "parse_web_config",
     "plain_error",
     "read_body",

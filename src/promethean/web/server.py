@@ -78,6 +78,28 @@ def _duration_flag(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def mount_under_prefix(
+    app: web.Application, prefix: str, *, client_max_size: int, redirect_root: bool = False
+) -> web.Application:
+    """Serve ``app`` under ``--web.route-prefix`` (as upstream, e.g. ``/pushgateway``).
+
+    Returns ``app`` itself for an empty prefix; otherwise an outer app (give it the
+    inner app's body size cap) that mounts it, optionally redirecting ``/`` to the prefix.
+    """
+    prefix = prefix.rstrip("/")
+    if not prefix:
+        return app
+    outer = web.Application(client_max_size=client_max_size)
+
+    async def to_prefix(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(prefix + "/")
+
+    if redirect_root:
+        outer.router.add_get("/", to_prefix)
+    outer.add_subapp(prefix, app)
+    return outer
+
+
 def add_web_flags(parser: argparse.ArgumentParser, default_listen_address: str) -> None:
     """Add upstream's web flags (and the header timeout) to a component's parser."""
     group = parser.add_argument_group("web")
