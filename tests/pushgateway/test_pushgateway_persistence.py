@@ -178,3 +178,32 @@ def test_no_partial_snapshot_files_left(tmp_path: Path) -> None:
     leftovers = [p.name for p in tmp_path.iterdir() if "in_progress" in p.name]
     assert leftovers == []
     assert os.path.getsize(data) > 0
+
+
+def test_durable_replay_reproduces_puts_posts_and_deletes(tmp_path: Path) -> None:
+    data = tmp_path / "pg.data"
+    gw = Proc(data, "--persistence.durable", "--persistence.interval=1h")
+    gw.wait_ready()
+    try:
+        gw.put("/metrics/job/a", b'# TYPE x counter\nx{k="1"} 1\ny 2\n')
+        r = urllib.request.Request(gw.url + "/metrics/job/a", data=b'x{k="2"} 5\n', method="POST")
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            assert resp.status == 200
+        gw.put("/metrics/job/b", b"z 3\n")
+        r = urllib.request.Request(gw.url + "/metrics/job/b", method="DELETE")
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            assert resp.status == 202
+        before = gw.groups()
+        with urllib.request.urlopen(gw.url + "/metrics", timeout=10) as resp:
+            exposition = [ln for ln in resp.read().decode().splitlines() if ln[:1] in "xyz"]
+    finally:
+        gw.kill()
+    gw2 = Proc(data)
+    gw2.wait_ready()
+    try:
+        assert gw2.groups() == before
+        with urllib.request.urlopen(gw2.url + "/metrics", timeout=10) as resp:
+            again = [ln for ln in resp.read().decode().splitlines() if ln[:1] in "xyz"]
+        assert again == exposition == ['x{instance="",job="a",k="2"} 5', 'y{instance="",job="a"} 2']
+    finally:
+        gw2.stop()

@@ -25,7 +25,6 @@ from promethean import __version__
 from promethean.logs import kv
 from promethean.model import MetricType
 from promethean.model.errors import ParseError
-from promethean.model.protobuf import parse_protobuf
 from promethean.pushgateway.groupkey import GroupKey, GroupKeyError, parse_group_path
 from promethean.pushgateway.persistence import Persistence
 from promethean.pushgateway.store import (
@@ -61,19 +60,6 @@ def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web
     if headers:
         resp.headers.update(headers)
     return resp
-
-
-def parse_push(store: Store, key: GroupKey, body: bytes, content_type: str) -> list[Family]:
-    """Parse a push body by its Content-Type: protobuf delimited, or text 0.0.4."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == PROTOBUF_CONTENT_TYPE:
-        return store.prepare_families(key, parse_protobuf(body))
-    if media == "application/openmetrics-text":
-        raise ParseError(
-            "OpenMetrics pushes are not supported (as in the Go Pushgateway); "
-            "push text format 0.0.4 or protobuf"
-        )
-    return store.prepare_text(key, body)
 
 
 class PushgatewayAPI:
@@ -134,7 +120,8 @@ class PushgatewayAPI:
             return web.Response(status=202)
         body = await read_body(request, self.options.max_body)
         try:
-            families = parse_push(self.store, key, body, request.headers.get("Content-Type", ""))
+            content_type = request.headers.get("Content-Type", "")
+            families = self.store.prepare_body(key, body, content_type)
         except ParseError as exc:
             self._count(400, "push", method)
             return _plain(400, _parse_error_text(exc, request))
@@ -143,7 +130,9 @@ class PushgatewayAPI:
             return _plain(400, str(exc))
         now = time.time()
         try:
-            await self._mutate(lambda: self._push(key, families, method == "PUT", now))
+            await self._mutate(
+                lambda: self._push(key, families, method == "PUT", now, body, content_type)
+            )
         except PushError as exc:
             log.info("push refused", extra=kv(component="api", group=dict(key), err=str(exc)))
             self._count(400, "push", method)
@@ -158,16 +147,25 @@ class PushgatewayAPI:
         else:
             fn()
 
-    def _push(self, key: GroupKey, families: list[Family], replace: bool, now: float) -> None:
+    def _push(
+        self,
+        key: GroupKey,
+        families: list[Family],
+        replace: bool,
+        now: float,
+        body: bytes,
+        content_type: str,
+    ) -> None:
         with self.store.lock:
             self.store.push(key, families, replace, now)
-            if self.persistence is not None:
-                self.persistence.record(Persistence.put_op(self.store.groups[key]))
+            if self.persistence is not None and self.persistence.durable:
+                # The request itself is the log record: replaying it rebuilds the group.
+                self.persistence.record(Persistence.push_op(key, replace, content_type, body, now))
 
     def _delete(self, key: GroupKey) -> None:
         with self.store.lock:
             self.store.delete(key)
-            if self.persistence is not None:
+            if self.persistence is not None and self.persistence.durable:
                 self.persistence.record(Persistence.delete_op(key))
 
     def _count(self, code: int, handler: str, method: str) -> None:
@@ -236,7 +234,7 @@ class PushgatewayAPI:
         def do_wipe() -> None:
             with self.store.lock:
                 self.store.wipe()
-                if self.persistence is not None:
+                if self.persistence is not None and self.persistence.durable:
                     self.persistence.record({"op": "wipe"})
 
         await self._mutate(do_wipe)

@@ -6,9 +6,11 @@ Two modes:
   ``--persistence.interval`` and at shutdown, atomically (temporary file,
   fsync, rename, fsync of the directory). A crash loses what was pushed
   since the last write, as with the Go Pushgateway.
-* durable (``--persistence.durable``, beyond upstream): every change is also
+* durable (``--persistence.durable``, beyond upstream): every accepted change
+  (the push request itself: key, method, Content-Type, body, time) is also
   appended to ``<file>.log`` and fsynced *before* the push is acknowledged, so
-  a SIGKILL loses nothing acknowledged. Each periodic snapshot empties the log.
+  a SIGKILL loses nothing acknowledged; start-up replays the log through the
+  same parse-and-check path. Each periodic snapshot empties the log.
 
 A corrupt snapshot is an error at start-up, never silently an empty gateway;
 ``--persistence.ignore-corrupt`` starts empty on purpose. A torn last line in
@@ -17,6 +19,7 @@ the log (a crash mid-append) is expected and dropped with a warning.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -27,8 +30,9 @@ from typing import Any
 from promethean.fsutil import write_atomically
 from promethean.logs import kv
 from promethean.model import MetricType
+from promethean.model.errors import ParseError
 from promethean.pushgateway.groupkey import GroupKey
-from promethean.pushgateway.store import Family, Group, Series, Store, raw_labels
+from promethean.pushgateway.store import Family, Group, PushError, Series, Store, raw_labels
 from promethean.pushgateway.textfmt import format_labels
 
 log = logging.getLogger(__name__)
@@ -147,8 +151,15 @@ class Persistence:
     @staticmethod
     def _apply(store: Store, op: dict[str, Any]) -> None:
         kind = op["op"]
-        if kind == "put":
-            store.restore(_group_from_json(op["group"]))
+        if kind == "push":
+            key: GroupKey = tuple((str(k), str(v)) for k, v in op["key"])
+            body = base64.b64decode(op["body"])
+            try:
+                families = store.prepare_body(key, body, str(op["ct"]))
+                store.push(key, families, bool(op["replace"]), float(op["t"]))
+            except (ParseError, PushError) as exc:
+                # It was accepted when logged; refusing it now means the log is damaged.
+                raise ValueError(f"logged push cannot be replayed: {exc}") from None
         elif kind == "delete":
             store.delete(tuple((str(k), str(v)) for k, v in op["key"]))
         elif kind == "wipe":
@@ -172,8 +183,17 @@ class Persistence:
             os.fsync(self._log_file.fileno())
 
     @staticmethod
-    def put_op(group: Group) -> dict[str, Any]:
-        return {"op": "put", "group": _group_to_json(group)}
+    def push_op(
+        key: GroupKey, replace: bool, content_type: str, body: bytes, now: float
+    ) -> dict[str, Any]:
+        return {
+            "op": "push",
+            "key": [list(p) for p in key],
+            "replace": replace,
+            "ct": content_type,
+            "t": now,
+            "body": base64.b64encode(body).decode(),
+        }
 
     @staticmethod
     def delete_op(key: GroupKey) -> dict[str, Any]:

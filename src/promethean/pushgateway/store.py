@@ -25,7 +25,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from promethean.model import Labels, MetricFamily, MetricType
+from promethean.model.errors import ParseError
 from promethean.model.labels import METRIC_NAME
+from promethean.model.protobuf import parse_protobuf
 from promethean.model.scrapeparse import ScrapeParser, SeriesEntry
 from promethean.pushgateway.groupkey import GroupKey, go_quote
 from promethean.pushgateway.textfmt import format_labels, format_value
@@ -41,6 +43,7 @@ _SUFFIXES = {
     MetricType.SUMMARY: ("_sum", "_count", "_created"),
 }
 _INVALID = "pushed metrics are invalid or inconsistent with existing metrics: "
+PROTOBUF_MEDIA_TYPE = "application/vnd.google.protobuf"
 
 
 class PushError(ValueError):
@@ -122,6 +125,19 @@ class Store:
         self.version = 0
 
     # -- turning bodies into families ---------------------------------------
+
+    def prepare_body(self, key: GroupKey, body: bytes, content_type: str) -> list[Family]:
+        """Parse a push body by its Content-Type (protobuf delimited, or text 0.0.4);
+        raises ParseError or PushError."""
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == PROTOBUF_MEDIA_TYPE:
+            return self.prepare_families(key, parse_protobuf(body))
+        if media == "application/openmetrics-text":
+            raise ParseError(
+                "OpenMetrics pushes are not supported (as in the Go Pushgateway); "
+                "push text format 0.0.4 or protobuf"
+            )
+        return self.prepare_text(key, body)
 
     def prepare_text(self, key: GroupKey, body: bytes | str) -> list[Family]:
         """Parse a text 0.0.4 push through the group's line cache; raises ParseError/PushError."""
