@@ -139,3 +139,60 @@ def test_fast_and_careful_text_parsers_agree(head: str, rows: list) -> None:  # 
         except ParseError as exc:
             outcomes.append(("error", str(exc)))
     assert repr(outcomes[0]) == repr(outcomes[1])
+
+
+_series = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "a_bucket", "a_sum", "b", "  c", "d{"]),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["le", "x", "quantile"]),
+                st.sampled_from(["", "1", "+Inf", "q", "a b", "\\n"]),
+            ),
+            max_size=2,
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
+_values = st.sampled_from(["1", "-2.5", "NaN", "x", "1_0", "+nan", "1 5", "3\t", "", "2 ", " 4"])
+_heads = st.sampled_from(["", "# TYPE a histogram\n", "# TYPE a summary\n", "# HELP b h\n", "\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    series=_series,
+    heads=st.tuples(_heads, _heads),
+    values=st.tuples(st.lists(_values, min_size=6, max_size=6), st.lists(_values, min_size=6)),
+)
+def test_replayed_layout_and_cold_parser_agree(series: list, heads: tuple, values: tuple) -> None:  # type: ignore[type-arg]
+    """A parser replaying the last scrape's layout accepts and rejects what a cold one does."""
+
+    def body(head: str, vals: list[str]) -> str:
+        return head + "".join(
+            name
+            + ("{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}" if pairs else "")
+            + f" {val}\n"
+            for (name, pairs), val in zip(series, vals, strict=False)
+        )
+
+    def outcome(parser: ScrapeParser, data: str) -> object:
+        try:
+            r = parser.parse(data)
+        except ParseError as exc:
+            return ("error", exc.line, exc.column, exc.message)
+        parser.end_cycle()
+        return (
+            "ok",
+            [(e.labels, e.family) for e in r.entries],
+            [repr(v) for v in r.values],
+            r.timestamps,
+            r.metadata,
+        )
+
+    first = body(heads[0], ["1"] * 6)
+    warm = ScrapeParser()
+    for _ in range(3):
+        outcome(warm, first)
+    for data in (body(heads[0], values[0]), body(heads[1], values[1]), first):
+        assert outcome(warm, data) == outcome(ScrapeParser(), data)

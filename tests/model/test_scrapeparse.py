@@ -167,3 +167,95 @@ def test_scraped_empty_label_value_keeps_the_pair() -> None:
         parser.end_cycle()
     om = parser.parse('foo{instance=""} 1\n# EOF\n', OM)
     assert tuple(om.entries[0].labels) == (("__name__", "foo"), ("instance", ""))
+
+
+def _outcome(parser: ScrapeParser, body: str) -> tuple[object, ...]:
+    try:
+        r = parser.parse(body, TEXT)
+    except ParseError as exc:
+        return ("error", exc.line, exc.column, exc.message)
+    return (
+        "ok",
+        [(str(e.labels), e.family) for e in r.entries],
+        [repr(v) for v in r.values],
+        r.timestamps,
+        r.metadata,
+    )
+
+
+def _warm(body: str, scrapes: int = 3) -> ScrapeParser:
+    """A parser that has seen ``body`` often enough to replay its layout."""
+    parser = ScrapeParser()
+    for _ in range(scrapes):
+        parser.parse(body, TEXT)
+        parser.end_cycle()
+    return parser
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body("11", "3", "1", "4", "2.5", "4", "0"),
+        _body("11", "3", "1", "4", "2.5", "4", "0 1700000000000"),
+        _body("x"),
+        _body("10", "1_0"),
+        _body("10", "2", "1", "2", "+nan"),
+        _body("10", "2", "1", "2", "\u0661"),
+        _body("10", "2", "1", "2", "1.5\t"),
+        _body("10", "2", "1", "2", "1.5 x"),
+        _body("10", "2", "1", "2", ""),
+        BODY.replace("Requests.", "Requests served."),
+        BODY.replace("# TYPE lat histogram", "# TYPE lat summary"),
+        BODY.replace("# TYPE lat histogram", "# HELP lat Latency."),
+        BODY.replace("# TYPE lat histogram", "# TYPE up gauge"),
+        BODY.replace("lat_sum 1.5\nlat_count 2", "lat_count 2\nlat_sum 1.5"),
+        BODY.replace("up 1\n", "up 1\nup 1\n"),
+        BODY.replace("up 1\n", "down 1\n"),
+        BODY.replace("up 1\n", "\n"),
+        BODY.replace("up 1\n", "# up 1\n"),
+        BODY.replace("up 1\n", ""),
+        BODY + "\n",
+        BODY.rstrip("\n"),
+        BODY.replace("\n", "\r\n"),
+        BODY.replace('req_total{method="get"', 'req_total{method="put"'),
+    ],
+)
+def test_a_replayed_layout_answers_like_a_cold_parser(body: str) -> None:
+    """Three scrapes of one body let the next skip lookups; any change must still be seen."""
+    assert _outcome(_warm(BODY), body) == _outcome(ScrapeParser(), body)
+
+
+def test_replayed_scrapes_keep_entries_alive_exactly_max_age_cycles() -> None:
+    parser = _warm("a 1\nb 1\n", scrapes=5)  # cycles 1-5: b last seen in cycle 5
+    b_entry = parser.parse("a 1\nb 2\n", TEXT).entries[1]
+    b_entry.ref = "series-7"
+    counts = []
+    for _ in range(4):
+        parser.parse("a 2\n", TEXT)
+        counts.append(parser.end_cycle())  # cycles 6-9: sweeps at 6 (horizon 4), 8 (6)
+    assert counts == [0, 0, 1, 0]
+    assert b_entry.ref is None
+    assert len(parser) == 1
+
+
+def test_a_stale_line_outside_the_replayed_layout_is_still_evicted() -> None:
+    parser = ScrapeParser(max_age=2)
+    parser.parse("a 1\nb 1\nc 1\n", TEXT)
+    parser.end_cycle()  # cycle 1: c last seen
+    counts = []
+    for _ in range(5):
+        parser.parse("a 1\nb 1\n", TEXT)
+        counts.append(parser.end_cycle())  # sweeps at 2 (horizon 0) and 4 (horizon 2)
+    assert counts == [0, 0, 1, 0, 0]
+    assert len(parser) == 2
+    assert parser.parse("a 3\nb 4\n", TEXT).values == [3.0, 4.0]
+
+
+def test_replayed_result_is_the_callers_to_keep() -> None:
+    parser = _warm(BODY)
+    first = parser.parse(BODY, TEXT)
+    first.entries.clear()
+    first.metadata.clear()
+    second = parser.parse(BODY, TEXT)
+    assert len(second.entries) == 7
+    assert second.metadata["lat"] == FamilyMetadata(MetricType.HISTOGRAM)

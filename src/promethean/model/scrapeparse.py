@@ -54,8 +54,10 @@ between ``max_age`` and ``2 * max_age`` cycles), and their ``ref`` is dropped.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import getitem, itemgetter
+from typing import Any, cast
 
 from promethean.model import _pbwire as w
 from promethean.model._textlex import FAST_TEXT, FLOAT_FULL, decode, fast_pairs, parse_int_ts
@@ -141,6 +143,8 @@ class ScrapeParser:
         self._fam_keys: dict[_FamKey, _FamKey] = {}
         self._cycle = 1
         self._last: list[SeriesEntry] = []
+        self._memo: _TextMemo | None = None
+        self._replayed = False
 
     def __len__(self) -> int:
         return len(self._text) + len(self._om) + len(self._pb)
@@ -151,23 +155,48 @@ class ScrapeParser:
         A protobuf body must be given as bytes; its errors name a byte offset.
         """
         if is_protobuf(content_type):
+            self._drop_memo()
             result = self._parse_pb(body.encode() if isinstance(body, str) else body)
             self._last = result.entries
             return result
         text = decode(body)
         if is_openmetrics(content_type):
+            self._drop_memo()
             result = self._parse_om(text)
         else:
-            try:
-                result = self._parse_text_cached(text)
-            except _Revalidate:
-                result = self._parse_text_fresh(text)
+            lines = text.split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            memo = self._memo
+            got = None if memo is None else memo.replay(lines)
+            if got is not None:
+                # Its entries are marked seen all at once, when the memo is dropped or swept.
+                self._replayed = True
+                self._last = []
+                return got
+            else:
+                # Whatever this parse does to the cache (new entries, families moved)
+                # unmakes the memo's proof, so it goes before anything else happens.
+                self._drop_memo()
+                try:
+                    result, plain = self._parse_text_cached(lines)
+                except (_Revalidate, ParseError):
+                    # Values are checked after the loop, so a bad value before the
+                    # error found may have gone unreported: the line-by-line parse
+                    # reports the first error.
+                    result, plain = self._parse_text_fresh(lines), False
+                if plain:
+                    self._memo = _TextMemo.build(lines, result, self._text)
+        self._replayed = False
         self._last = result.entries
         return result
 
     def end_cycle(self) -> int:
         """Mark this scrape's series seen; every ``max_age`` cycles evict stale ones."""
         cycle = self._cycle
+        if self._replayed and self._memo is not None:
+            self._memo.seen = cycle
+        self._replayed = False
         for e in self._last:
             e.seen = cycle
         self._last = []
@@ -177,7 +206,21 @@ class ScrapeParser:
         horizon = cycle - self.max_age
         for k in [k for k, pm in self._pb_raw.items() if pm.seen <= horizon]:
             del self._pb_raw[k]
-        return _evict(self._text, horizon) + _evict(self._om, horizon) + _evict(self._pb, horizon)
+        memo = self._memo
+        if memo is not None and memo.covers and memo.seen > horizon:
+            text_evicted = 0  # every cached line is in the memo, and it was seen lately
+        else:
+            if memo is not None:
+                memo.mark_seen()
+            text_evicted = _evict(self._text, horizon)
+            if text_evicted:
+                self._memo = None  # its entries may be among the evicted
+        return text_evicted + _evict(self._om, horizon) + _evict(self._pb, horizon)
+
+    def _drop_memo(self) -> None:
+        if self._memo is not None:
+            self._memo.mark_seen()
+            self._memo = None
 
     def _key(self, name: str, typ: MetricType) -> _FamKey:
         key = (name, typ)
@@ -185,19 +228,19 @@ class ScrapeParser:
 
     # -- text 0.0.4 -----------------------------------------------------------
 
-    def _parse_text_cached(self, text: str) -> ScrapeResult:
+    def _parse_text_cached(self, lines: list[str]) -> tuple[ScrapeResult, bool]:
         """The usual scrape: a cached line costs one cut, one lookup and two appends.
 
         The loop is kept to exactly that for a line whose entry is cached and in
         the family of the line before; everything else (comments, new lines,
         family changes) goes through the careful per-line code. (Cutting all
         lines with ``map`` or one big join/split measured slower: the per-line
-        loop keeps its few small objects in cache.)
+        loop keeps its few small objects in cache.) The flag says whether every
+        sample line was a cached one without a timestamp: such a body may seed
+        the :class:`_TextMemo` for the next scrape.
         """
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
         state = _TextState()
+        plain = True
         get = self._text.get
         entries: list[SeriesEntry] = []
         vals: list[str] = []
@@ -226,6 +269,7 @@ class ScrapeParser:
                 cur = None
                 continue
             e, value, ts = self._new_text_line(state, line, lineno)
+            plain = False
             cur = e.family
             if ts is not None:
                 timestamps[len(entries)] = ts
@@ -237,13 +281,10 @@ class ScrapeParser:
             for f in state.order
             if f.help is not None or f.name in state.declared
         }
-        return ScrapeResult(entries, values, timestamps, {}, meta)
+        return ScrapeResult(entries, values, timestamps, {}, meta), plain
 
-    def _parse_text_fresh(self, text: str) -> ScrapeResult:
+    def _parse_text_fresh(self, lines: list[str]) -> ScrapeResult:
         """Every line parsed afresh, so errors carry exact positions; the cache is refreshed."""
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
         state = _TextState()
         entries: list[SeriesEntry] = []
         vals: list[float] = []
@@ -683,14 +724,23 @@ class _Revalidate(Exception):
 
 
 def _bulk_floats(vals: list[str]) -> list[float]:
-    """Convert all values at C speed, after one pass proving Python's float() agrees with Go's.
+    """Convert all values at C speed, after one pass proving Python's float() agrees with Go's."""
+    if not _go_like(" ".join(vals)):
+        raise _Revalidate
+    try:
+        return list(map(float, vals))
+    except ValueError:
+        raise _Revalidate from None
+
+
+def _go_like(joined: str) -> bool:
+    """Whether float() judges these blank-joined values as Go's ParseFloat would.
 
     float() also takes underscores, non-ASCII digits, surrounding whitespace and
-    signed NaN; none of those can hide in a body that is printable ASCII with
+    signed NaN; none of those can hide in text that is printable ASCII with
     no ``_`` and no ``+n``/``-n``.
     """
-    joined = " ".join(vals)
-    if (
+    return not (
         not joined.isascii()
         or not joined.isprintable()
         or "_" in joined
@@ -698,9 +748,134 @@ def _bulk_floats(vals: list[str]) -> list[float]:
         or "-n" in joined
         or "+N" in joined
         or "-N" in joined
-    ):
-        raise _Revalidate
-    try:
-        return list(map(float, vals))
-    except ValueError:
-        raise _Revalidate from None
+    )
+
+
+_Pick = Callable[[list[str]], Sequence[str]]
+
+
+def _picker(positions: list[int]) -> _Pick:
+    """The lines at ``positions``, as a tuple, with one C-level call."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda lines: (lines[only],)
+    return cast(_Pick, itemgetter(*positions))
+
+
+class _TextMemo:
+    """The previous body's layout, so a body that differs only in its values costs no lookups.
+
+    Built after a scrape in which every sample line was a cached line without a
+    timestamp. It keeps where the sample lines are, the text each starts with
+    (its series text and the space before the value) and its entry, and the
+    other lines (comments, blanks) verbatim. A body with as many lines, the
+    same other lines, and sample lines that start with the same texts and have
+    no further space, is line for line what the cached loop would see: the same
+    lookups giving the same entries in the same order after the same comments,
+    so the same family checks passing and the same metadata. Only the values
+    are new, and they get the same bulk check. Replaying is a few C-level
+    passes over the lines: ``startswith``, a slice each, ``float``.
+
+    The proof needs the cache unchanged since the memo was built: a parse that
+    does not replay the memo drops it before touching the cache, and so does an
+    eviction from the text cache.
+
+    Replays mark their entries seen lazily: ``seen`` is the last cycle the memo
+    was replayed in, given to the entries when the memo is dropped or before
+    the cache is swept. While every cached line is one of the memo's
+    (``covers``) and the memo was replayed within ``max_age`` cycles, nothing
+    can be stale and the sweep is skipped.
+    """
+
+    __slots__ = (
+        "clines",
+        "covers",
+        "cpick",
+        "entries",
+        "meta",
+        "n",
+        "pick",
+        "prefixes",
+        "seen",
+        "slices",
+    )
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cpick: _Pick | None = None
+        self.clines: Sequence[str] = ()
+        self.pick: _Pick | None = None
+        self.prefixes: list[str] = []
+        self.slices: list[slice] = []
+        self.entries: tuple[SeriesEntry, ...] = ()
+        self.meta: dict[str, FamilyMetadata] = {}
+        self.covers = False
+        self.seen = 0
+
+    def mark_seen(self) -> None:
+        if self.seen:
+            seen = self.seen
+            for e in self.entries:
+                e.seen = seen
+            self.seen = 0
+
+    @classmethod
+    def build(
+        cls, lines: list[str], result: ScrapeResult, cache: dict[str, SeriesEntry]
+    ) -> _TextMemo | None:
+        """The memo of a plain cached parse of ``lines``; None where the proof would not hold."""
+        entries = result.entries
+        n = len(entries)
+        if not n or result.timestamps:
+            return None
+        get = cache.get
+        spos: list[int] = []
+        prefixes: list[str] = []
+        slices: list[slice] = []
+        cpos: list[int] = []
+        j = 0
+        for i, line in enumerate(lines):
+            k, sep, _ = line.rpartition(" ")
+            e = get(k)
+            if e is None:
+                cpos.append(i)
+                continue
+            if j >= n or e is not entries[j] or not sep:
+                return None
+            spos.append(i)
+            prefixes.append(k + " ")
+            slices.append(slice(len(k) + 1, None))
+            j += 1
+        if j != n:
+            return None
+        memo = cls()
+        memo.n = len(lines)
+        if cpos:
+            memo.cpick = _picker(cpos)
+            memo.clines = memo.cpick(lines)
+            memo.pick = _picker(spos)
+        memo.prefixes = prefixes
+        memo.slices = slices
+        memo.entries = tuple(entries)
+        memo.meta = dict(result.metadata)
+        memo.covers = len(set(prefixes)) == len(cache)
+        return memo
+
+    def replay(self, lines: list[str]) -> ScrapeResult | None:
+        """This body's result if it has the memo's layout and plain values, else None."""
+        if len(lines) != self.n:
+            return None
+        if self.cpick is not None and self.cpick(lines) != self.clines:
+            return None
+        samples = lines if self.pick is None else self.pick(lines)
+        if not all(map(str.startswith, samples, self.prefixes)):
+            return None
+        vals = cast(list[str], list(map(getitem, samples, self.slices)))
+        joined = " ".join(vals)
+        if joined.count(" ") != len(vals) - 1 or not _go_like(joined):
+            return None  # the cached loop decides (a timestamp, an odd value)
+        try:
+            values = list(map(float, vals))
+        except ValueError:
+            return None
+        return ScrapeResult(list(self.entries), values, {}, {}, dict(self.meta))
