@@ -11,7 +11,8 @@ removed by :func:`cleanup_tmp_dirs` at start-up.
 Frames group the chunks of neighbouring series before compressing: series
 scraped together share timestamps, so zstd stores one series' timestamp
 section and references it for the rest. A query decompresses each frame it
-touches once (frames are cached per querier).
+touches once (the last few frames stay per block), and decoded chunks
+are kept in a shared cache bounded by samples (``chunks.decoded_cache``).
 
 The byte formats are documented in ``docs/tsdb-blocks.md``.
 """
@@ -19,12 +20,14 @@ The byte formats are documented in ``docs/tsdb-blocks.md``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import mmap
 import os
 import secrets
 import shutil
 import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +42,12 @@ from pyroaring import BitMap
 from promethean.fsutil import fsync_dir, write_atomically
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher
-from promethean.tsdb.chunks import MAX_SAMPLES_PER_CHUNK, decode_chunk, encode_chunk
+from promethean.tsdb.chunks import (
+    MAX_SAMPLES_PER_CHUNK,
+    decode_chunk,
+    decoded_cache,
+    encode_chunk,
+)
 from promethean.tsdb.faults import crash_point
 from promethean.tsdb.storage import Series
 
@@ -79,6 +87,8 @@ _FRAME_TARGET = 1 << 20
 repeats, small enough that one series' read decompresses little extra."""
 _ZSTD_LEVEL = 9
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_OWNER_TOKENS = itertools.count(1)
+"""Keys of the shared decoded-chunk cache: one per opened block, never reused."""
 
 
 class BlockFormatError(Exception):
@@ -523,6 +533,14 @@ class Block:
             raise BlockFormatError(f"{path / INDEX_FILE}: corrupt index: {exc}") from None
         self.num_series = len(self._label_offsets) - 1
         self._all = BitMap(range(self.num_series))
+        # Plain lists: indexing one is several times cheaper than a numpy scalar.
+        self._cso: list[int] = self._chunk_series_offsets.tolist()
+        self._cmint: list[int] = self._c_mint.tolist()
+        self._cmaxt: list[int] = self._c_maxt.tolist()
+        self._labels: list[Labels | None] = [None] * self.num_series
+        self._token = next(_OWNER_TOKENS)
+        self._frame_lock = threading.Lock()
+        self._frames: dict[int, bytes] = {}
         self._postings_cache: dict[int, BitMap] = {}
         chunk_path = path / CHUNKS_DIR / CHUNK_FILE
         self._chunk_fd = open(chunk_path, "rb")  # noqa: SIM115
@@ -552,6 +570,8 @@ class Block:
         return self.meta.max_time
 
     def close(self) -> None:
+        decoded_cache.drop_owner(self._token)
+        self._frames = {}
         if isinstance(self._chunks, mmap.mmap):
             self._chunks.close()
         self._chunk_fd.close()
@@ -575,10 +595,17 @@ class Block:
     # -- index access
 
     def labels_of(self, ref: int) -> Labels:
+        found = self._labels[ref]
+        if found is not None:
+            return found
         lo, hi = int(self._label_offsets[ref]), int(self._label_offsets[ref + 1])
         syms = self._label_syms[2 * lo : 2 * hi].tolist()
         s = self._symbols
-        return tuple.__new__(Labels, [(s[syms[i]], s[syms[i + 1]]) for i in range(0, len(syms), 2)])
+        lbls: Labels = tuple.__new__(
+            Labels, [(s[syms[i]], s[syms[i + 1]]) for i in range(0, len(syms), 2)]
+        )
+        self._labels[ref] = lbls
+        return lbls
 
     def _postings(self, slot: int) -> BitMap:
         bm = self._postings_cache.get(slot)
@@ -639,43 +666,71 @@ class Block:
         ref: int,
         mint: int,
         maxt: int,
-        frames: dict[int, bytes],
+        frames: dict[int, bytes] | None = None,
         apply_tombstones: bool = True,
+        cache: bool = True,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Samples of series ``ref`` in [mint, maxt]; ``frames`` caches decompressed frames."""
-        lo, hi = int(self._chunk_series_offsets[ref]), int(self._chunk_series_offsets[ref + 1])
+        """Samples of series ``ref`` in [mint, maxt] (read-only arrays).
+
+        Decoded chunks come from the shared :data:`~promethean.tsdb.chunks.decoded_cache`;
+        ``cache=False`` (a one-off full read such as compaction) decodes without
+        filling it, so it does not evict what queries keep reading. ``frames``
+        is accepted for callers of the older signature and unused.
+        """
+        cso, cmint, cmaxt = self._cso, self._cmint, self._cmaxt
         ts_parts: list[npt.NDArray[np.int64]] = []
         vs_parts: list[npt.NDArray[np.float64]] = []
-        for c in range(lo, hi):
-            if self._c_maxt[c] < mint or self._c_mint[c] > maxt:
+        for c in range(cso[ref], cso[ref + 1]):
+            c_lo, c_hi = cmint[c], cmaxt[c]
+            if c_hi < mint or c_lo > maxt:
                 continue
-            fno = int(self._c_frame[c])
-            frame = frames.get(fno)
-            if frame is None:
-                if len(frames) > 64:
-                    frames.clear()
-                start, end = int(self._frame_offsets[fno]), int(self._frame_offsets[fno + 1])
-                frame = bytes(cramjam.zstd.decompress(self._chunks[start:end]))
-                frames[fno] = frame
-            off = int(self._c_offset[c])
-            ts, vs = decode_chunk(memoryview(frame)[off : off + int(self._c_length[c])])
-            if ts[0] < mint or ts[-1] > maxt:
-                keep = (ts >= mint) & (ts <= maxt)
-                ts, vs = ts[keep], vs[keep]
+            ts, vs = self._chunk(c, cache)
+            if c_lo < mint or c_hi > maxt:
+                a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
+                b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
+                ts, vs = ts[a:b], vs[a:b]
             ts_parts.append(ts)
             vs_parts.append(vs)
         if not ts_parts:
             return _EMPTY_TS, _EMPTY_VS
         ts = ts_parts[0] if len(ts_parts) == 1 else np.concatenate(ts_parts)
         vs = vs_parts[0] if len(vs_parts) == 1 else np.concatenate(vs_parts)
-        if apply_tombstones:
+        if apply_tombstones and self.tombstones:
             intervals = self.tombstones.get(ref)
             if intervals:
                 keep = np.ones(ts.size, dtype=bool)
-                for a, b in intervals:
-                    keep &= (ts < a) | (ts > b)
+                for lo, hi in intervals:
+                    keep &= (ts < lo) | (ts > hi)
                 ts, vs = ts[keep], vs[keep]
         return ts, vs
+
+    def _chunk(
+        self, c: int, cache: bool = True
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Chunk ``c`` decoded, from the shared cache or decoded now (and cached)."""
+        key = (self._token, c)
+        found = decoded_cache.get(key)
+        if found is not None:
+            return found
+        fno = int(self._c_frame[c])
+        frame = self._frame(fno)
+        off = int(self._c_offset[c])
+        ts, vs = decode_chunk(memoryview(frame)[off : off + int(self._c_length[c])])
+        if cache:
+            decoded_cache.put(key, ts, vs)
+        return ts, vs
+
+    def _frame(self, fno: int) -> bytes:
+        """Frame ``fno`` decompressed; the last few stay, for neighbouring series."""
+        frame = self._frames.get(fno)
+        if frame is None:
+            start, end = int(self._frame_offsets[fno]), int(self._frame_offsets[fno + 1])
+            frame = bytes(cramjam.zstd.decompress(self._chunks[start:end]))
+            with self._frame_lock:
+                if len(self._frames) >= _FRAMES_KEPT:
+                    self._frames.pop(next(iter(self._frames)))
+                self._frames[fno] = frame
+        return frame
 
     def iter_series(
         self,
@@ -687,9 +742,8 @@ class Block:
         """Every series (label order) with samples in range: the input of compaction."""
         lo = self.min_time if mint is None else mint
         hi = self.max_time if maxt is None else maxt
-        frames: dict[int, bytes] = {}
         for ref in range(self.num_series) if refs is None else refs:
-            ts, vs = self.series_data(ref, lo, hi, frames, apply_tombstones)
+            ts, vs = self.series_data(ref, lo, hi, None, apply_tombstones, cache=False)
             if ts.size:
                 yield self.labels_of(ref), ts, vs
 
@@ -699,6 +753,10 @@ class Block:
 
 _EMPTY_TS: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _EMPTY_VS: npt.NDArray[np.float64] = np.empty(0, dtype=np.float64)
+_EMPTY_TS.flags.writeable = False
+_EMPTY_VS.flags.writeable = False
+_FRAMES_KEPT = 4
+"""Decompressed frames kept per block (about 1 MiB each)."""
 
 
 def dir_size(path: str | os.PathLike[str]) -> int:
@@ -734,9 +792,8 @@ class BlockQuerier:
         block = self._block
         if not block.meta.overlaps(self.mint, self.maxt):
             return
-        frames: dict[int, bytes] = {}
         for ref in block.postings_for_matchers(matchers):
-            ts, vs = block.series_data(ref, self.mint, self.maxt, frames)
+            ts, vs = block.series_data(ref, self.mint, self.maxt)
             if ts.size:
                 yield Series(block.labels_of(ref), ts, vs)
 

@@ -33,6 +33,8 @@ is stored at ``b * count + i``, so equal high bytes form long runs)::
 from __future__ import annotations
 
 import struct
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -40,8 +42,11 @@ import numpy.typing as npt
 __all__ = [
     "CHUNK_FLOAT",
     "MAX_SAMPLES_PER_CHUNK",
+    "DEFAULT_CACHE_SAMPLES",
     "ChunkFormatError",
+    "DecodedChunkCache",
     "decode_chunk",
+    "decoded_cache",
     "encode_chunk",
     "split_points",
 ]
@@ -255,3 +260,77 @@ def split_points(
     """Index ranges ``[start, end)`` cutting a series into chunks of at most ``max_samples``."""
     n = int(timestamps.size)
     return [(s, min(s + max_samples, n)) for s in range(0, n, max_samples)]
+
+
+class DecodedChunkCache:
+    """A process-wide LRU of decoded chunks, bounded by the samples it holds.
+
+    Decoding dominates a block read (an instant query needs 20 samples of a
+    480-sample chunk, yet the whole chunk is decoded), and dashboards re-run
+    the same queries over the same recent data. Entries are keyed by an owner
+    token (one per open block) and a chunk number; the arrays handed out are
+    read-only, so a caller can never alter what the next query sees.
+    """
+
+    def __init__(self, max_samples: int) -> None:
+        self.max_samples = max_samples
+        self._entries: OrderedDict[
+            tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+        ] = OrderedDict()
+        self._samples = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    def get(
+        self, key: tuple[int, int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(
+        self, key: tuple[int, int], ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]
+    ) -> None:
+        n = int(ts.size)
+        if n > self.max_samples:
+            return
+        ts.flags.writeable = False
+        vs.flags.writeable = False
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._samples -= int(old[0].size)
+            self._entries[key] = (ts, vs)
+            self._samples += n
+            while self._samples > self.max_samples:
+                _, (ots, _ovs) = self._entries.popitem(last=False)
+                self._samples -= int(ots.size)
+
+    def drop_owner(self, owner: int) -> None:
+        """Forget every chunk of one owner (a closed block)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == owner]:
+                self._samples -= int(self._entries.pop(key)[0].size)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._samples = 0
+
+
+DEFAULT_CACHE_SAMPLES = 8_000_000
+"""About 128 MiB of decoded samples (16 bytes each): the recent hours of a
+few thousand series, what dashboards and rules read again and again."""
+
+decoded_cache = DecodedChunkCache(DEFAULT_CACHE_SAMPLES)
+"""The cache every open block shares."""
