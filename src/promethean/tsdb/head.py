@@ -107,7 +107,7 @@ def _encode_chunks(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]) -> li
     compress = cramjam.lz4.compress_block
     pack = _CHUNK_HEADER.pack
     return [
-        pack(n, last) + bytes(compress(row))
+        pack(n, last) + bytes(compress(row.data))
         for row, last in zip(rows, vs[:, n - 1].tolist(), strict=True)
     ]
 
