@@ -120,10 +120,15 @@ def _select_one(
         if i & 255 == 255:
             check()
         ts = s.timestamps
-        k = int(ts.searchsorted(t, side="right")) - 1
+        k = ts.size - 1
         if k < 0:
             continue
         st = int(ts[k])
+        if st > t:  # a querier may return more than its range; the storages here do not
+            k = int(ts.searchsorted(t, side="right")) - 1
+            if k < 0:
+                continue
+            st = int(ts[k])
         if st <= floor:
             continue
         v = float(s.values[k])

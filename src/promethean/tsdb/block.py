@@ -732,6 +732,44 @@ class Block:
                 self._frames[fno] = frame
         return frame
 
+    def select_refs(self, refs: Iterable[int], mint: int, maxt: int) -> Iterator[Series]:
+        """The series ``refs`` (ascending) with their samples in [mint, maxt]; empty ones skipped.
+
+        The query path: :meth:`series_data` inlined for the common case of one cached
+        chunk per series, since a query touches thousands of series and per-series
+        overhead is what remains once chunks are decoded.
+        """
+        cso, cmint, cmaxt = self._cso, self._cmint, self._cmaxt
+        entries = decoded_cache._entries
+        token = self._token
+        labels = self._labels
+        tomb = self.tombstones
+        for ref in refs:
+            c0, c1 = cso[ref], cso[ref + 1]
+            if c1 - c0 != 1 or tomb:
+                ts, vs = self.series_data(ref, mint, maxt)
+            else:
+                c_lo, c_hi = cmint[c0], cmaxt[c0]
+                if c_hi < mint or c_lo > maxt:
+                    continue
+                key = (token, c0)
+                found = entries.get(key)
+                if found is None:
+                    ts, vs = self._chunk(c0)
+                else:
+                    ts, vs = found
+                    with contextlib.suppress(KeyError):
+                        entries.move_to_end(key)
+                if c_lo < mint or c_hi > maxt:
+                    a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
+                    b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
+                    if a >= b:
+                        continue
+                    ts, vs = ts[a:b], vs[a:b]
+            if ts.size:
+                lbls = labels[ref]
+                yield Series(self.labels_of(ref) if lbls is None else lbls, ts, vs)
+
     def iter_series(
         self,
         mint: int | None = None,
@@ -792,10 +830,7 @@ class BlockQuerier:
         block = self._block
         if not block.meta.overlaps(self.mint, self.maxt):
             return
-        for ref in block.postings_for_matchers(matchers):
-            ts, vs = block.series_data(ref, self.mint, self.maxt)
-            if ts.size:
-                yield Series(block.labels_of(ref), ts, vs)
+        yield from block.select_refs(block.postings_for_matchers(matchers), self.mint, self.maxt)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         block = self._block

@@ -289,14 +289,18 @@ class DecodedChunkCache:
     def get(
         self, key: tuple[int, int]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
+        # No lock on the hot path: a dict lookup and OrderedDict.move_to_end are each
+        # atomic under the GIL; an entry evicted in between is simply a miss.
+        found = self._entries.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        try:
             self._entries.move_to_end(key)
-            self.hits += 1
-            return found
+        except KeyError:
+            pass
+        self.hits += 1
+        return found
 
     def put(
         self, key: tuple[int, int], ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]

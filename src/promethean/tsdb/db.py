@@ -472,9 +472,12 @@ class DBQuerier:
         self.maxt = maxt
         self._closed = False
         self._parts: list[Querier] = [b.querier(mint, maxt) for b in blocks]
-        self._parts.append(db.head.querier(mint, maxt))
+        if _head_overlaps(db.head, mint, maxt):
+            self._parts.append(db.head.querier(mint, maxt))
 
     def select(self, matchers: Sequence[Matcher], sort: bool = False) -> Iterator[Series]:
+        if not self._parts:
+            return iter(())
         if len(self._parts) == 1:
             return self._parts[0].select(matchers, sort)
         found: dict[Labels, list[Series]] = {}
@@ -515,6 +518,15 @@ class DBQuerier:
         self.close()
 
 
+def _head_overlaps(head: Head, mint: int, maxt: int) -> bool:
+    """Whether the head holds anything in [mint, maxt]: an empty head, or one holding only
+    newer data than a query into the past, costs nothing per select."""
+    if head.max_time >= mint and head.min_time <= maxt:
+        return True
+    ooo = head.ooo_range()
+    return ooo is not None and ooo[1] >= mint and ooo[0] <= maxt
+
+
 def _merge_series(parts: list[Series]) -> Series:
     """One series from several sources: time order, first sample of a timestamp wins."""
     if len(parts) == 1:
@@ -522,7 +534,11 @@ def _merge_series(parts: list[Series]) -> Series:
     parts.sort(key=lambda s: int(s.timestamps[0]) if len(s.timestamps) else 0)
     ts: npt.NDArray[np.int64] = np.concatenate([p.timestamps for p in parts])
     vs: npt.NDArray[np.float64] = np.concatenate([p.values for p in parts])
-    if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
+    disjoint = all(
+        len(a.timestamps) and len(b.timestamps) and a.timestamps[-1] < b.timestamps[0]
+        for a, b in zip(parts, parts[1:], strict=False)
+    )  # the usual case, blocks side by side: the concatenation is already in order
+    if not disjoint and len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
         order = np.argsort(ts, kind="stable")
         ts, vs = ts[order], vs[order]
         keep = np.empty(len(ts), dtype=bool)
