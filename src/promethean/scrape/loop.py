@@ -408,7 +408,9 @@ class ScrapeLoop:
     and appending; None runs them on the event loop (tests, tiny setups).
     ``hash_labels`` are all the target's labels (``Target.all_labels``), which
     Go's offset hash covers; ``stats`` collects the self-metrics (the manager
-    shares one :class:`~promethean.scrape.stats.ScrapeStats` among its loops).
+    shares one :class:`~promethean.scrape.stats.ScrapeStats` among its loops);
+    ``on_series_added`` hears, in the worker, how many series a scrape created
+    (the server freezes the heap then: :mod:`promethean.scrape.heapfreeze`).
     """
 
     def __init__(
@@ -430,6 +432,7 @@ class ScrapeLoop:
         wall_clock: Callable[[], float] = time.time,
         hash_labels: Labels | None = None,
         stats: ScrapeStats | None = None,
+        on_series_added: Callable[[int], object] | None = None,
     ) -> None:
         self.labels = labels
         self.url = url
@@ -467,6 +470,7 @@ class ScrapeLoop:
         # Go hashes all target labels; a loop built from public labels only still spreads.
         self._hash = target_hash(hash_labels if hash_labels is not None else labels, url)
         self.stats = stats if stats is not None else ScrapeStats()
+        self._on_series_added = on_series_added
         self._interval_label = go_duration(interval_s)
         self._last_start: float | None = None
 
@@ -703,6 +707,8 @@ class ScrapeLoop:
             new_refs, _errors = app.append_many(refs, labels, ts, values)
             self._report.refs = list(new_refs)
         app.commit()
+        if outcome.series_added and self._on_series_added is not None:
+            self._on_series_added(outcome.series_added)
         return outcome
 
     def _report_batch(

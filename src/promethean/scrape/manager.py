@@ -48,6 +48,7 @@ from promethean.logs import kv
 from promethean.model.labels import Labels
 from promethean.scrape.config import ScrapeConfig
 from promethean.scrape.discovery.targetgroup import TargetGroup
+from promethean.scrape.heapfreeze import HeapFreezer
 from promethean.scrape.loop import USER_AGENT, LoopSettings, MetricMetadata, ScrapeLoop
 from promethean.scrape.stats import ScrapeCollector, ScrapeStats
 from promethean.scrape.targets import Target, targets_from_group
@@ -134,8 +135,10 @@ class ScrapeManager:
         executor: Executor | None = None,
         session_factory: SessionFactory | None = None,
         skip_offset: bool = False,
+        heap_freezer: HeapFreezer | None = None,
     ) -> None:
         self.storage = storage
+        self.heap_freezer = heap_freezer
         self.offset_seed = offset_seed
         self._own_executor = executor is None
         self.executor = executor or ThreadPoolExecutor(
@@ -284,6 +287,7 @@ class ScrapeManager:
             request_options=pool.request_options,
             hash_labels=target.all_labels,
             stats=self.stats,
+            on_series_added=self.heap_freezer.series_added if self.heap_freezer else None,
         )
 
     def _spawn_staleness(self, loop: ScrapeLoop) -> None:

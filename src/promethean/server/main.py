@@ -47,6 +47,7 @@ from promethean.model.durations import parse_duration_ms
 from promethean.promql.engine import Engine, EngineOptions
 from promethean.promql.parser import ParserOptions
 from promethean.scrape.config import parse_base2_bytes
+from promethean.scrape.heapfreeze import HeapFreezer
 from promethean.server.admin import add_admin_routes
 from promethean.server.config import PrometheusConfig, default_config, load_prometheus_config
 from promethean.server.context import ServerContext, ServerOptions
@@ -316,6 +317,7 @@ class Server:
         self._reload_lock = asyncio.Lock()
         self._web: WebServer | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._heap_freezer = HeapFreezer()
         self.app = self._build_app()
 
     # --- config ---------------------------------------------------------------
@@ -477,6 +479,8 @@ class Server:
             self._stop.set()
             return
         replay.current = replay.max
+        # The replayed head is long lived: keep full GC collections off it.
+        self._heap_freezer.freeze_now()
         self.ctx.db = db
         self.engine.storage = db
         db.start(60.0)
@@ -488,7 +492,7 @@ class Server:
         from promethean.scrape.discovery.manager import DiscoveryManager
         from promethean.scrape.manager import ScrapeManager
 
-        manager = ScrapeManager(db)
+        manager = ScrapeManager(db, heap_freezer=self._heap_freezer)
         self.ctx.scrape_manager = manager
         self.ctx.registry.register(manager.collector())
         self.ctx.discovery_manager = DiscoveryManager(self._on_discovery)

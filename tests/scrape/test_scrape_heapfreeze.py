@@ -1,0 +1,51 @@
+"""The heap freezer: long-lived objects leave the GC's scans, fresh cycles do not leak."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from promethean.scrape.heapfreeze import HeapFreezer
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+def test_new_series_freeze_live_objects_but_at_most_once_per_interval() -> None:
+    now = [100.0]
+    f = HeapFreezer(min_interval_s=5.0, clock=lambda: now[0])
+    gc.unfreeze()
+    keep = [[i] for i in range(1000)]
+    assert f.series_added(0) is False
+    assert gc.get_freeze_count() == 0
+    assert f.series_added(10) is True
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(keep)
+    more = [[i] for i in range(1000)]
+    now[0] += 4.9
+    assert f.series_added(10) is False
+    assert gc.get_freeze_count() == frozen
+    now[0] += 0.2
+    assert f.series_added(1) is True
+    assert gc.get_freeze_count() >= frozen + len(more)
+    assert f.freezes == 2
+
+
+def test_young_cyclic_garbage_is_collected_not_frozen() -> None:
+    f = HeapFreezer()
+    node = _Node()
+    ref = weakref.ref(node)
+    del node
+    f.freeze_now()
+    assert ref() is None
