@@ -32,6 +32,7 @@ is stored at ``b * count + i``, so equal high bytes form long runs)::
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
 from collections import OrderedDict
@@ -41,8 +42,8 @@ import numpy.typing as npt
 
 __all__ = [
     "CHUNK_FLOAT",
-    "MAX_SAMPLES_PER_CHUNK",
     "DEFAULT_CACHE_SAMPLES",
+    "MAX_SAMPLES_PER_CHUNK",
     "ChunkFormatError",
     "DecodedChunkCache",
     "decode_chunk",
@@ -295,10 +296,8 @@ class DecodedChunkCache:
         if found is None:
             self.misses += 1
             return None
-        try:
+        with contextlib.suppress(KeyError):
             self._entries.move_to_end(key)
-        except KeyError:
-            pass
         self.hits += 1
         return found
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import shutil
@@ -536,7 +537,7 @@ def _merge_series(parts: list[Series]) -> Series:
     vs: npt.NDArray[np.float64] = np.concatenate([p.values for p in parts])
     disjoint = all(
         len(a.timestamps) and len(b.timestamps) and a.timestamps[-1] < b.timestamps[0]
-        for a, b in zip(parts, parts[1:], strict=False)
+        for a, b in itertools.pairwise(parts)
     )  # the usual case, blocks side by side: the concatenation is already in order
     if not disjoint and len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
         order = np.argsort(ts, kind="stable")
