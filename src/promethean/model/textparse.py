@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
+from itertools import pairwise, repeat
 from operator import getitem, itemgetter
 from typing import cast
 
@@ -117,6 +118,11 @@ class _Schema:
         self.fam: MetricFamily | None = None
         self.spec = -1
 
+    @staticmethod
+    def get_none(parts: list[str]) -> Iterable[str]:
+        """The value getter before any shape is current (never called)."""
+        return ()
+
 
 class _Pairs(dict[str, tuple[str, str]]):
     """One label name's ``(name, value)`` pairs by value, so each distinct pair is built once.
@@ -167,12 +173,13 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     shapes: dict[str, _Schema | None] = {}
     pairs: dict[str, _Pairs] = {}
     good_specials: set[str] = set()
-    names: list[str] = []
+    # (first sample index, name) where the sample name changes: names are filled in per run.
+    name_runs: list[tuple[int, str]] = []
     labelsets: list[Labels] = []
     values: list[str] = []
     timestamps: dict[int, int] = {}
     runs: list[tuple[MetricFamily, int]] = []
-    names_append = names.append
+    runs_append = name_runs.append
     labels_append = labelsets.append
     values_append = values.append
     shapes_get = shapes.get
@@ -180,6 +187,8 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     labels_type = Labels
     last: _Schema | None = None
     sch: _Schema | None = None
+    sch_pairs: tuple[_Pairs, ...] = ()
+    sch_get: Callable[[list[str]], Iterable[str]] = _Schema.get_none
     last_evens: list[str] = []
     fam: MetricFamily | None = None
     spec = -1
@@ -196,7 +205,7 @@ def _parse_fast(text: str) -> list[MetricFamily]:
                     new = state.family_for(sch.name, lineno)
                     if new is not fam:
                         fam = new
-                        runs.append((fam, len(names)))
+                        runs.append((fam, len(labelsets)))
                     sch.fam = fam
                     sch.spec = -1
                     if fam.type is _HISTOGRAM:
@@ -205,12 +214,14 @@ def _parse_fast(text: str) -> list[MetricFamily]:
                         sch.spec = sch.index.get("quantile", -1)
                 last = sch
                 spec = sch.spec
+                sch_pairs = sch.pairs
+                sch_get = sch.get
+                runs_append((len(labelsets), sch.name))
             if spec >= 0 and parts[spec] not in good_specials:
                 if FLOAT_FULL.fullmatch(parts[spec]) is None:
                     raise _Careful
                 good_specials.add(parts[spec])
-            labels_append(new_labels(labels_type, map(getitem, sch.pairs, sch.get(parts))))
-            names_append(sch.name)
+            labels_append(new_labels(labels_type, map(getitem, sch_pairs, sch_get(parts))))
             values_append(value)
             continue
         skeleton = '""'.join(parts[::2])
@@ -229,12 +240,16 @@ def _parse_fast(text: str) -> list[MetricFamily]:
         new, sample, _ = state.full_sample(line, lineno)
         if new is not fam:
             fam = new
-            runs.append((fam, len(names)))
+            runs.append((fam, len(labelsets)))
         if sample.timestamp_ms is not None:
-            timestamps[len(names)] = sample.timestamp_ms
-        names_append(sample.name)
+            timestamps[len(labelsets)] = sample.timestamp_ms
+        runs_append((len(labelsets), sample.name))
         labels_append(sample.labels)
         values_append(repr(sample.value))
+    names: list[str] = []
+    runs_append((len(labelsets), ""))
+    for (start, name), (end, _) in pairwise(name_runs):
+        names += repeat(name, end - start)
     samples = list(map(Sample, names, labelsets, bulk_floats(values)))
     for n, ts in timestamps.items():
         samples[n].timestamp_ms = ts
