@@ -9,8 +9,12 @@ type). A record is written with one ``write(2)`` to a file opened
 page cache and survives a SIGKILL of the process; segments are fsynced when
 they are closed (a new segment is cut at ``segment_size``, as upstream's
 128 MiB), so a power loss can lose at most the unsynced tail of the newest
-segment. A torn or corrupt tail is found by the length and CRC checks and
-cut off on replay (:func:`repair`).
+segments. As upstream, that fsync runs in the background: syncing 128 MiB
+can take seconds on a busy disk, and the commit that cut the segment holds
+the head lock, so every scrape would wait for it (issue 6). :meth:`WAL.close`
+and :meth:`WAL.sync` wait for those background syncs. A torn or corrupt
+tail is found by the length and CRC checks and cut off on replay
+(:func:`repair`).
 
 Records hold whole numpy arrays: a samples record of a 100k-series scrape is
 three array copies, never a loop per sample.
@@ -244,6 +248,7 @@ class WAL:
         self._size = 0
         self.bytes_written = 0
         self.fsyncs = 0
+        self._closing: list[threading.Thread] = []
         directory.mkdir(parents=True, exist_ok=True)
         existing = self.segments()
         self._index = existing[-1] + 1 if existing else 0
@@ -283,14 +288,34 @@ class WAL:
             return self._index
 
     def _rotate_locked(self) -> None:
-        os.fsync(self._fd)
-        self.fsyncs += 1
-        os.close(self._fd)
+        old = self._fd
         self._index += 1
         self._open_segment()
+        self._closing = [t for t in self._closing if t.is_alive()]
+        worker = threading.Thread(
+            target=self._sync_and_close, args=(old,), name="wal-segment-sync", daemon=True
+        )
+        self._closing.append(worker)
+        worker.start()
+
+    def _sync_and_close(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+            self.fsyncs += 1
+        except OSError as exc:
+            log.error("WAL segment fsync failed", extra=kv(component="tsdb", err=exc))
+        finally:
+            os.close(fd)
+
+    def _wait_closing(self) -> None:
+        for worker in self._closing:
+            worker.join()
+        self._closing = []
 
     def sync(self) -> None:
+        """Everything logged so far is on disk when this returns."""
         with self._lock:
+            self._wait_closing()
             if self._fd >= 0:
                 os.fsync(self._fd)
                 self.fsyncs += 1
@@ -303,8 +328,10 @@ class WAL:
 
     def close(self) -> None:
         with self._lock:
+            self._wait_closing()
             if self._fd >= 0:
                 os.fsync(self._fd)
+                self.fsyncs += 1
                 os.close(self._fd)
                 self._fd = -1
 
