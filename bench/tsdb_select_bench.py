@@ -5,8 +5,11 @@ One command: ``.venv/bin/python bench/tsdb_select_bench.py [--series 10000] [--h
 Builds a data dir with ``--series`` series (20 jobs x instances, 15 s
 resolution, realistic counter values) as three 2 h blocks, opens it with the
 real DB, and times ``select({__name__=~"bench_metric_.*", job=~"job_(1|2|3).*"}``
-variants that match all or part of the series over the whole range,
-reporting wall time, series/s and samples/s (median of ``--repeat`` runs).
+variants that match all or part of the series over the whole range and
+over an instant query's window (the 5 min lookback ending 30 min before the
+end), each cold (the shared decoded-chunk cache emptied before every run)
+and warm (chunks already decoded), reporting wall time, series/s and
+samples/s (median of ``--repeat`` runs).
 The same series are then appended through the head (no blocks) and the
 same selects are timed again.
 """
@@ -24,6 +27,7 @@ import numpy as np
 from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher, MatchType
 from promethean.tsdb.block import write_block
+from promethean.tsdb.chunks import decoded_cache
 from promethean.tsdb.db import DB, DBOptions
 
 STEP_MS = 15_000
@@ -64,11 +68,13 @@ QUERIES = {
 
 
 def _time(
-    db: DB, mint: int, maxt: int, matchers: list[Matcher], repeat: int
+    db: DB, mint: int, maxt: int, matchers: list[Matcher], repeat: int, cold: bool
 ) -> tuple[float, int, int]:
     walls = []
     n_series = n_samples = 0
     for _ in range(repeat):
+        if cold:
+            decoded_cache.clear()
         t = time.perf_counter()
         q = db.querier(mint, maxt)
         try:
@@ -82,15 +88,21 @@ def _time(
     return statistics.median(walls), n_series, n_samples
 
 
-def _report(title: str, db: DB, mint: int, maxt: int, repeat: int) -> None:
+def _report(title: str, db: DB, mint: int, maxt: int, repeat: int, blocks: bool) -> None:
     print(f"\n{title}")
-    print("| query | series | samples | median s | series/s | samples/s |")
-    print("|---|---|---|---|---|---|")
+    print("| query | window | cache | series | samples | median s | series/s | samples/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    instant_end = maxt - 30 * 60_000
+    windows = [("whole", mint, maxt), ("5m instant", instant_end - 300_000 + 1, instant_end)]
     for name, matchers in QUERIES.items():
-        wall, ns, nsamp = _time(db, mint, maxt, matchers, repeat)
-        print(
-            f"| {name} | {ns:,} | {nsamp:,} | {wall:.3f} | {ns / wall:,.0f} | {nsamp / wall:,.0f} |"
-        )
+        for wname, lo, hi in windows:
+            for cold in (True, False) if blocks else (False,):
+                wall, ns, nsamp = _time(db, lo, hi, matchers, repeat, cold)
+                state = "-" if not blocks else "cold" if cold else "warm"
+                print(
+                    f"| {name} | {wname} | {state} | {ns:,} | {nsamp:,} | {wall:.4f} "
+                    f"| {ns / wall:,.0f} | {nsamp / wall:,.0f} |"
+                )
 
 
 def main() -> None:
@@ -110,7 +122,7 @@ def main() -> None:
         )
         db = DB(tmp, DBOptions(retention_ms=10 * 365 * 24 * HOUR_MS))
         try:
-            _report(f"from blocks ({args.hours} h)", db, t0, t1, args.repeat)
+            _report(f"from blocks ({args.hours} h)", db, t0, t1, args.repeat, True)
         finally:
             db.close()
     with tempfile.TemporaryDirectory(prefix="promethean-select-head-") as tmp:
@@ -125,7 +137,7 @@ def main() -> None:
                     refs, labels, t, np.full(len(labels), float(t), dtype=np.float64)
                 )
                 app.commit()
-            _report(f"from the head ({hours} h)", db, t0, t0 + hours * HOUR_MS, args.repeat)
+            _report(f"from the head ({hours} h)", db, t0, t0 + hours * HOUR_MS, args.repeat, False)
         finally:
             db.close()
 
