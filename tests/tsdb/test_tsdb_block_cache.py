@@ -186,3 +186,23 @@ def test_a_sample_in_two_blocks_is_returned_once(tmp_path: Path) -> None:
         assert s.values.tolist().count(1.0) + s.values.tolist().count(2.0) == 19
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(480, dtype=np.float64) * 3 + 7,  # constant slope
+        np.cumsum(np.arange(480) % 7).astype(np.float64),  # order 1, one-byte differences
+        np.cumsum(np.arange(480) % 7 - 3).astype(np.float64) / 100,  # negative, scaled
+        np.cumsum((np.arange(480) * 7919) % 70_000).astype(np.float64),  # wide differences
+        (np.arange(480, dtype=np.float64) ** 2) / 8,  # order 2
+        np.sin(np.arange(480, dtype=np.float64)),  # not decimal: xor
+    ],
+)
+def test_decoded_chunks_equal_what_was_written(values: np.ndarray) -> None:
+    from promethean.tsdb.chunks import decode_chunk, encode_chunk
+
+    ts = _ts(values.size)
+    got_t, got_v = decode_chunk(encode_chunk(ts, values))
+    assert got_t.tolist() == ts.tolist()
+    assert got_v.view(np.uint64).tolist() == values.view(np.uint64).tolist()

@@ -106,7 +106,25 @@ def _unplanes(buf: bytes | memoryview, pos: int, n: int, width: int) -> npt.NDAr
     if end > len(buf):
         raise ChunkFormatError("chunk truncated")
     raw = np.frombuffer(buf, dtype=np.uint8, count=n * width, offset=pos)
+    if width == 1:  # the common case (small differences): one plane, nothing to interleave
+        return raw.astype(np.uint64)
     return raw.reshape(width, n).T.copy().view(f"<u{width}").reshape(n).astype(np.uint64)
+
+
+def _unzigzag_into(
+    out: npt.NDArray[np.int64], buf: bytes | memoryview, pos: int, n: int, width: int
+) -> None:
+    """``out[:] = unzigzag(planes)`` with as few temporaries as a hot decode path allows."""
+    if width == 1:
+        if pos + n > len(buf):
+            raise ChunkFormatError("chunk truncated")
+        z = np.frombuffer(buf, dtype=np.uint8, count=n, offset=pos).astype(np.int64)
+        np.right_shift(z, 1, out=out)
+        np.bitwise_and(z, 1, out=z)
+        np.negative(z, out=z)
+        np.bitwise_xor(out, z, out=out)
+    else:
+        out[:] = _unzigzag(_unplanes(buf, pos, n, width))
 
 
 def _decimal_scale(values: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.int64]] | None:
@@ -239,18 +257,16 @@ def _decode_values(buf: bytes | memoryview, pos: int, n: int) -> npt.NDArray[np.
     elif w == 0:  # constant slope
         m = m0 + d1 * np.arange(n, dtype=np.int64)
     else:
-        diffs = _unzigzag(_unplanes(buf, pos, n - order, w))
+        # m = cumsum([m0, first deltas...]); order 2: first deltas = cumsum([d1, diffs...])
         m = np.empty(n, dtype=np.int64)
         m[0] = m0
         if order == 2:
-            first_deltas = np.empty(n - 1, dtype=np.int64)
-            first_deltas[0] = d1
-            first_deltas[1:] = diffs
-            np.cumsum(first_deltas, out=first_deltas)
+            m[1] = d1
+            _unzigzag_into(m[2:], buf, pos, n - 2, w)
+            np.cumsum(m[1:], out=m[1:])
         else:
-            first_deltas = diffs
-        np.cumsum(first_deltas, out=m[1:])
-        m[1:] += m0
+            _unzigzag_into(m[1:], buf, pos, n - 1, w)
+        np.cumsum(m, out=m)
     values: npt.NDArray[np.float64] = m.astype(np.float64) / _POW10[d]
     return values
 
