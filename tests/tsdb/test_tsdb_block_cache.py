@@ -206,3 +206,27 @@ def test_decoded_chunks_equal_what_was_written(values: np.ndarray) -> None:
     got_t, got_v = decode_chunk(encode_chunk(ts, values))
     assert got_t.tolist() == ts.tolist()
     assert got_v.view(np.uint64).tolist() == values.view(np.uint64).tolist()
+
+
+def test_stale_markers_read_from_a_block_are_not_samples_of_a_range(tmp_path: Path) -> None:
+    from promethean.promql.engine import Engine, EngineOptions
+    from promethean.tsdb.block import BlockSeries
+    from promethean.tsdb.storage import STALE_NAN
+
+    with_stale = _vs(40, 1)
+    with_stale[20] = STALE_NAN
+    write_block(tmp_path, [(_labels(0), _ts(40), with_stale), (_labels(1), _ts(40), _vs(40, 2))])
+    db = DB(tmp_path, DBOptions(no_lockfile=True))
+    try:
+        q = db.querier(T0, T0 + H)
+        flags = {
+            s.labels.get("i"): isinstance(s, BlockSeries) and s.stale_free for s in q.select([])
+        }
+        q.close()
+        assert flags == {"00": False, "01": True}
+        engine = Engine(db, EngineOptions())
+        res = engine.instant_query("count_over_time(m[10m])", T0 + 39 * STEP)
+        got = {s.labels.get("i"): s.v for s in res.vector}
+        assert got == {"00": 39.0, "01": 40.0}
+    finally:
+        db.close()

@@ -89,6 +89,7 @@ _SMOOTHED_SAFE = ("delta", "increase", "rate")
 _SORTS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 #: Removed with the name: the type-and-unit labels describe the metric, not the result.
 _NAME_LABELS = (METRIC_NAME, "__type__", "__unit__")
+_NAME_SET = frozenset(_NAME_LABELS)
 
 
 class QueryError(Exception):
@@ -392,8 +393,10 @@ class _Evaluator:
             if sm.drop_name is not None:
                 sm = StepMatrix(sm.labels, sm.values, sm.present, sm.timestamps)
             return sm
+        drop = _NAME_SET
+        new = tuple.__new__
         labels = [
-            lbl.without(*_NAME_LABELS) if d else lbl
+            new(Labels, [p for p in lbl if p[0] not in drop]) if d else lbl
             for lbl, d in zip(sm.labels, sm.drop_name.tolist(), strict=True)
         ]
         groups: dict[Labels, list[int]] = {}

@@ -44,6 +44,7 @@ from promethean.model.labels import Labels
 from promethean.model.matchers import Matcher
 from promethean.tsdb.chunks import (
     MAX_SAMPLES_PER_CHUNK,
+    CachedChunk,
     decode_chunk,
     decoded_cache,
     encode_chunk,
@@ -58,6 +59,7 @@ __all__ = [
     "BlockFormatError",
     "BlockMeta",
     "BlockQuerier",
+    "BlockSeries",
     "BlockStats",
     "BlockWriter",
     "SeriesData",
@@ -93,6 +95,14 @@ _OWNER_TOKENS = itertools.count(1)
 
 class BlockFormatError(Exception):
     """A block directory that cannot be read (missing file, corrupt index)."""
+
+
+@dataclass(slots=True)
+class BlockSeries(Series):
+    """A series read from a block; ``stale_free`` says no sample is a stale marker, so
+    readers (range selectors) can skip looking for them."""
+
+    stale_free: bool = False
 
 
 # --------------------------------------------------------------------- ULIDs
@@ -684,7 +694,7 @@ class Block:
             c_lo, c_hi = cmint[c], cmaxt[c]
             if c_hi < mint or c_lo > maxt:
                 continue
-            ts, vs = self._chunk(c, cache)
+            ts, vs, _ = self._chunk(c, cache)
             if c_lo < mint or c_hi > maxt:
                 a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
                 b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
@@ -704,9 +714,7 @@ class Block:
                 ts, vs = ts[keep], vs[keep]
         return ts, vs
 
-    def _chunk(
-        self, c: int, cache: bool = True
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    def _chunk(self, c: int, cache: bool = True) -> CachedChunk:
         """Chunk ``c`` decoded, from the shared cache or decoded now (and cached)."""
         key = (self._token, c)
         found = decoded_cache.get(key)
@@ -717,8 +725,8 @@ class Block:
         off = int(self._c_offset[c])
         ts, vs = decode_chunk(memoryview(frame)[off : off + int(self._c_length[c])])
         if cache:
-            decoded_cache.put(key, ts, vs)
-        return ts, vs
+            return decoded_cache.put(key, ts, vs)
+        return ts, vs, False
 
     def _frame(self, fno: int) -> bytes:
         """Frame ``fno`` decompressed; the last few stay, for neighbouring series."""
@@ -746,6 +754,7 @@ class Block:
         tomb = self.tombstones
         for ref in refs:
             c0, c1 = cso[ref], cso[ref + 1]
+            stale_free = False
             if c1 - c0 != 1 or tomb:
                 ts, vs = self.series_data(ref, mint, maxt)
             else:
@@ -755,9 +764,9 @@ class Block:
                 key = (token, c0)
                 found = entries.get(key)
                 if found is None:
-                    ts, vs = self._chunk(c0)
+                    ts, vs, stale_free = self._chunk(c0)
                 else:
-                    ts, vs = found
+                    ts, vs, stale_free = found
                     with contextlib.suppress(KeyError):
                         entries.move_to_end(key)
                 if c_lo < mint or c_hi > maxt:
@@ -768,7 +777,7 @@ class Block:
                     ts, vs = ts[a:b], vs[a:b]
             if ts.size:
                 lbls = labels[ref]
-                yield Series(self.labels_of(ref) if lbls is None else lbls, ts, vs)
+                yield BlockSeries(self.labels_of(ref) if lbls is None else lbls, ts, vs, stale_free)
 
     def iter_series(
         self,

@@ -44,6 +44,7 @@ __all__ = [
     "CHUNK_FLOAT",
     "DEFAULT_CACHE_SAMPLES",
     "MAX_SAMPLES_PER_CHUNK",
+    "CachedChunk",
     "ChunkFormatError",
     "DecodedChunkCache",
     "decode_chunk",
@@ -279,6 +280,11 @@ def split_points(
     return [(s, min(s + max_samples, n)) for s in range(0, n, max_samples)]
 
 
+CachedChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool]
+"""A decoded chunk: timestamps, values, and whether no value is a stale marker."""
+_STALE_BITS = np.uint64(0x7FF0000000000002)  # storage.STALE_NAN_BITS (no import cycle)
+
+
 class DecodedChunkCache:
     """A process-wide LRU of decoded chunks, bounded by the samples it holds.
 
@@ -291,9 +297,7 @@ class DecodedChunkCache:
 
     def __init__(self, max_samples: int) -> None:
         self.max_samples = max_samples
-        self._entries: OrderedDict[
-            tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
-        ] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int], CachedChunk] = OrderedDict()
         self._samples = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -303,9 +307,7 @@ class DecodedChunkCache:
     def samples(self) -> int:
         return self._samples
 
-    def get(
-        self, key: tuple[int, int]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+    def get(self, key: tuple[int, int]) -> CachedChunk | None:
         # No lock on the hot path: a dict lookup and OrderedDict.move_to_end are each
         # atomic under the GIL; an entry evicted in between is simply a miss.
         found = self._entries.get(key)
@@ -319,21 +321,24 @@ class DecodedChunkCache:
 
     def put(
         self, key: tuple[int, int], ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]
-    ) -> None:
+    ) -> CachedChunk:
+        """Keep a decoded chunk (made read-only); returns the entry, kept or not."""
         n = int(ts.size)
-        if n > self.max_samples:
-            return
         ts.flags.writeable = False
         vs.flags.writeable = False
+        entry = (ts, vs, not bool((vs.view(np.uint64) == _STALE_BITS).any()))
+        if n > self.max_samples:
+            return entry
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._samples -= int(old[0].size)
-            self._entries[key] = (ts, vs)
+            self._entries[key] = entry
             self._samples += n
             while self._samples > self.max_samples:
-                _, (ots, _ovs) = self._entries.popitem(last=False)
+                _, (ots, _ovs, _sf) = self._entries.popitem(last=False)
                 self._samples -= int(ots.size)
+        return entry
 
     def drop_owner(self, owner: int) -> None:
         """Forget every chunk of one owner (a closed block)."""
