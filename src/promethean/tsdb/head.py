@@ -627,58 +627,31 @@ class Head:
             grown[: len(self._slot_of_ref)] = self._slot_of_ref
             self._slot_of_ref = grown
 
-    def checkpoint_bodies(self) -> list[bytes]:
-        """The head's whole state as WAL records (caller holds the lock)."""
+    def checkpoint_bodies(self) -> Iterator[bytes]:
+        """The head's whole state as WAL records, snapshotted now, encoded lazily.
+
+        The state is copied under the lock (the caller holds it too, to cut the
+        WAL at the same instant): label and chunk-list references, the open
+        samples, the out-of-order samples and tombstones. The records are built
+        as the iterator is consumed, outside the lock: encoding millions of
+        closed chunks under it stopped every commit for seconds (issue 6).
+        """
         with self._lock:
-            bodies: list[bytes] = []
-            live = [
-                (int(self._ref_of_slot[s]), lab)
-                for s, lab in enumerate(self._labels[: self._nslots])
-                if lab is not None
-            ]
-            for i in range(0, len(live), 10000):
-                bodies.append(walrec.encode_series(live[i : i + 10000]))
-            chunks: list[tuple[int, int, int, bytes]] = []
-            for s in range(self._nslots):
-                lst = self._closed[s]
-                if lst:
-                    ref = int(self._ref_of_slot[s])
-                    chunks.extend((ref, lo, hi, data) for lo, hi, data in lst)
-                if len(chunks) >= 10000:
-                    bodies.append(walrec.encode_chunks(chunks))
-                    chunks = []
-            if chunks:
-                bodies.append(walrec.encode_chunks(chunks))
-            ns = self._n[: self._nslots]
+            nslots = self._nslots
+            labels = self._labels[:nslots]
+            refs = self._ref_of_slot[:nslots].copy()
+            closed = [list(lst) if lst else None for lst in self._closed[:nslots]]
+            ns = self._n[:nslots]
             mask = np.arange(self._W)[None, :] < ns[:, None]
-            if mask.any():
-                refs = np.broadcast_to(self._ref_of_slot[: self._nslots, None], mask.shape)[mask]
-                bodies.append(
-                    walrec.encode_samples(
-                        np.ascontiguousarray(refs),
-                        self._ts[: self._nslots][mask],
-                        self._vs[: self._nslots][mask],
-                    )
-                )
-            if self._ooo:
-                orefs: list[int] = []
-                ot: list[int] = []
-                ov: list[float] = []
-                for s, (lt, lv) in self._ooo.items():
-                    orefs.extend([int(self._ref_of_slot[s])] * len(lt))
-                    ot.extend(lt)
-                    ov.extend(lv)
-                bodies.append(
-                    walrec.encode_samples(
-                        np.array(orefs, np.int64), np.array(ot, np.int64), np.array(ov, np.float64)
-                    )
-                )
+            open_refs = np.ascontiguousarray(np.broadcast_to(refs[:, None], mask.shape)[mask])
+            open_t = self._ts[:nslots][mask]
+            open_v = self._vs[:nslots][mask]
+            ooo = [(int(refs[sl]), list(lt), list(lv)) for sl, (lt, lv) in self._ooo.items()]
             tomb = [(ref, lo, hi) for ref, ivs in self._tombstones.items() for lo, hi in ivs]
-            if tomb:
-                bodies.append(walrec.encode_tombstones(tomb))
-            for s in range(self._nslots):
-                self._logged[s] = self._labels[s] is not None
-            return bodies
+            self._logged[:nslots] = np.fromiter(
+                (lab is not None for lab in labels), dtype=bool, count=nslots
+            )
+        return _checkpoint_records(labels, refs, closed, (open_refs, open_t, open_v), ooo, tomb)
 
     # --- reading --------------------------------------------------------------
 
@@ -835,6 +808,41 @@ class Head:
             for ref, lo, hi in entries:
                 self._tombstones.setdefault(ref, []).append((lo, hi))
             return len(entries)
+
+
+def _checkpoint_records(
+    labels: list[Labels | None],
+    refs: I64,
+    closed: list[list[tuple[int, int, bytes]] | None],
+    open_samples: tuple[I64, I64, F64],
+    ooo: list[tuple[int, list[int], list[float]]],
+    tomb: list[tuple[int, int, int]],
+) -> Iterator[bytes]:
+    """Encode a :meth:`Head.checkpoint_bodies` snapshot, 10k series or chunks a record."""
+    live = [(int(refs[s]), lab) for s, lab in enumerate(labels) if lab is not None]
+    for i in range(0, len(live), 10000):
+        yield walrec.encode_series(live[i : i + 10000])
+    chunks: list[tuple[int, int, int, bytes]] = []
+    for s, lst in enumerate(closed):
+        if lst:
+            ref = int(refs[s])
+            chunks.extend((ref, lo, hi, data) for lo, hi, data in lst)
+            if len(chunks) >= 10000:
+                yield walrec.encode_chunks(chunks)
+                chunks = []
+    if chunks:
+        yield walrec.encode_chunks(chunks)
+    if len(open_samples[0]):
+        yield walrec.encode_samples(*open_samples)
+    if ooo:
+        orefs = [ref for ref, lt, _ in ooo for _t in lt]
+        ot = [t for _, lt, _ in ooo for t in lt]
+        ov = [v for _, _, lv in ooo for v in lv]
+        yield walrec.encode_samples(
+            np.array(orefs, np.int64), np.array(ot, np.int64), np.array(ov, np.float64)
+        )
+    if tomb:
+        yield walrec.encode_tombstones(tomb)
 
 
 class HeadAppender:
