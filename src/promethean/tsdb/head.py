@@ -56,6 +56,7 @@ INT64_MIN = int(np.iinfo(np.int64).min)
 INT64_MAX = int(np.iinfo(np.int64).max)
 DEFAULT_CHUNK_RANGE = 2 * 3600 * 1000
 DEFAULT_ROW_WIDTH = 64
+_TRUNCATE_BATCH = 4096  # series per lock hold in Head.truncate
 
 # Classification of a sample against the series' state.
 _IN_ORDER = 0
@@ -255,6 +256,8 @@ class Head:
         self.min_valid_time = min_valid_time
         self._min_t = INT64_MAX
         self._max_t = INT64_MIN
+        self._fresh_min = INT64_MAX  # oldest sample applied since truncate() began
+        self._truncate_lock = threading.Lock()
 
     # --- properties -----------------------------------------------------------
 
@@ -529,7 +532,9 @@ class Head:
                 self._n[rs] = cols + 1
                 self._last_t[rs] = tt[idx]
                 self._last_v[rs] = vv[idx]
-            self._min_t = min(self._min_t, int(tt.min()))
+            oldest = int(tt.min())
+            self._min_t = min(self._min_t, oldest)
+            self._fresh_min = min(self._fresh_min, oldest)
             self._max_t = max(self._max_t, int(tt.max()))
             self.stats.samples_appended += len(s)
         late = np.flatnonzero(codes == _OOO)
@@ -762,40 +767,65 @@ class Head:
     def truncate(self, mint: int) -> int:
         """Forget in-order data before ``mint`` and collect series with nothing left.
 
-        Returns the number of series removed.
+        Returns the number of series removed. The series table is walked in
+        batches, taking the lock per batch: a walk over 200k series and their
+        chunk lists holds it for about a second, a missed scrape for every
+        target. Samples appended meanwhile are newer than anything cut
+        (``min_valid_time`` is raised first), and :attr:`_fresh_min` keeps the
+        oldest of them so the head's time range stays exact.
         """
-        with self._lock:
-            self.min_valid_time = max(self.min_valid_time, mint)
+        with self._truncate_lock:
+            with self._lock:
+                self.min_valid_time = max(self.min_valid_time, mint)
+                self._fresh_min = INT64_MAX
             removed = 0
             new_min = INT64_MAX
-            for slot in range(self._nslots):
-                lab = self._labels[slot]
-                if lab is None:
-                    continue
-                lst = self._closed[slot]
+            start = 0
+            while True:
+                with self._lock:
+                    end = min(start + _TRUNCATE_BATCH, self._nslots)
+                    r, m = self._truncate_slots(range(start, end), mint)
+                    removed += r
+                    new_min = min(new_min, m)
+                    if end >= self._nslots:
+                        self._truncate_finish(mint, new_min, removed)
+                        return removed
+                start = end
+
+    def _truncate_slots(self, slots: range, mint: int) -> tuple[int, int]:
+        removed = 0
+        new_min = INT64_MAX
+        for slot in slots:
+            lab = self._labels[slot]
+            if lab is None:
+                continue
+            lst = self._closed[slot]
+            if lst:
+                lst[:] = [c for c in lst if c[1] >= mint]
                 if lst:
-                    lst[:] = [c for c in lst if c[1] >= mint]
-                    if lst:
-                        new_min = min(new_min, lst[0][0])
-                n = int(self._n[slot])
-                if n:
-                    row_min = int(self._ts[slot, 0])
-                    new_min = min(new_min, row_min)
-                if int(self._last_t[slot]) < mint and slot not in self._ooo:
-                    self._remove(slot, lab)
-                    removed += 1
-            self._min_t = new_min if new_min != INT64_MAX else INT64_MAX
-            for ref in list(self._tombstones):
-                ivs = [iv for iv in self._tombstones[ref] if iv[1] >= mint]
-                if ivs and ref < len(self._slot_of_ref) and self._slot_of_ref[ref] >= 0:
-                    self._tombstones[ref] = ivs
-                else:
-                    del self._tombstones[ref]
-            if removed:
-                self._symbols.forget_unused(
-                    pair for lab in self._labels if lab is not None for pair in lab
-                )
-            return removed
+                    new_min = min(new_min, lst[0][0])
+            n = int(self._n[slot])
+            if n:
+                row_min = int(self._ts[slot, 0])
+                new_min = min(new_min, row_min)
+            if int(self._last_t[slot]) < mint and slot not in self._ooo:
+                self._remove(slot, lab)
+                removed += 1
+        return removed, new_min
+
+    def _truncate_finish(self, mint: int, new_min: int, removed: int) -> None:
+        """The end of :meth:`truncate`, under the lock."""
+        self._min_t = min(new_min, self._fresh_min)
+        for ref in list(self._tombstones):
+            ivs = [iv for iv in self._tombstones[ref] if iv[1] >= mint]
+            if ivs and ref < len(self._slot_of_ref) and self._slot_of_ref[ref] >= 0:
+                self._tombstones[ref] = ivs
+            else:
+                del self._tombstones[ref]
+        if removed:
+            self._symbols.forget_unused(
+                pair for lab in self._labels if lab is not None for pair in lab
+            )
 
     def _remove(self, slot: int, labels: Labels) -> None:
         ref = int(self._ref_of_slot[slot])
