@@ -259,3 +259,12 @@ def test_replayed_result_is_the_callers_to_keep() -> None:
     second = parser.parse(BODY, TEXT)
     assert len(second.entries) == 7
     assert second.metadata["lat"] == FamilyMetadata(MetricType.HISTOGRAM)
+
+
+def test_alternating_layouts_answer_like_a_cold_parser() -> None:
+    swapped = BODY.replace("lat_sum 1.5\nlat_count 2", "lat_count 2\nlat_sum 1.5")
+    odd = '  a 1\n\n# c\n\tb{x="1"}  2\nd 3\n'
+    parser = ScrapeParser()
+    for body in [BODY] * 4 + [swapped, BODY, swapped] + [odd] * 4 + [BODY] * 4 + [_body("9")]:
+        assert _outcome(parser, body) == _outcome(ScrapeParser(), body)
+        parser.end_cycle()

@@ -56,7 +56,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import getitem, itemgetter
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any, cast
 
 from promethean.model import _pbwire as w
@@ -145,6 +146,11 @@ class ScrapeParser:
         self._last: list[SeriesEntry] = []
         self._memo: _TextMemo | None = None
         self._replayed = False
+        # When to build a memo: after two plain parses in a row of as many lines,
+        # and, after memos that were never replayed, only every so often.
+        self._plain_lines = -1
+        self._memo_skip = 0
+        self._memo_backoff = 0
 
     def __len__(self) -> int:
         return len(self._text) + len(self._om) + len(self._pb)
@@ -169,24 +175,29 @@ class ScrapeParser:
                 lines.pop()
             memo = self._memo
             got = None if memo is None else memo.replay(lines)
+            if got is not None and memo is not None:
+                memo.seen_once = True
             if got is not None:
                 # Its entries are marked seen all at once, when the memo is dropped or swept.
                 self._replayed = True
                 self._last = []
+                self._memo_backoff = 0
                 return got
             else:
                 # Whatever this parse does to the cache (new entries, families moved)
                 # unmakes the memo's proof, so it goes before anything else happens.
                 self._drop_memo()
                 try:
-                    result, plain = self._parse_text_cached(lines)
+                    result, others = self._parse_text_cached(lines)
                 except (_Revalidate, ParseError):
                     # Values are checked after the loop, so a bad value before the
                     # error found may have gone unreported: the line-by-line parse
                     # reports the first error.
-                    result, plain = self._parse_text_fresh(lines), False
-                if plain:
-                    self._memo = _TextMemo.build(lines, result, self._text)
+                    result, others = self._parse_text_fresh(lines), None
+                if others is not None:
+                    self._maybe_memo(lines, result, others)
+                else:
+                    self._plain_lines = -1
         self._replayed = False
         self._last = result.entries
         return result
@@ -218,9 +229,28 @@ class ScrapeParser:
         return text_evicted + _evict(self._om, horizon) + _evict(self._pb, horizon)
 
     def _drop_memo(self) -> None:
-        if self._memo is not None:
-            self._memo.mark_seen()
+        memo = self._memo
+        if memo is not None:
+            memo.mark_seen()
             self._memo = None
+            if memo.seen_once:
+                self._memo_backoff = 0
+            else:  # built for nothing: wait longer before the next one
+                self._memo_backoff = min(2 * self._memo_backoff or 1, 64)
+                self._memo_skip = self._memo_backoff
+
+    def _maybe_memo(self, lines: list[str], result: ScrapeResult, others: list[int]) -> None:
+        """Build the memo once the layout looks steady; an unused memo delays the next."""
+        steady = self._plain_lines == len(lines)
+        self._plain_lines = len(lines)
+        if not steady:
+            return
+        if self._memo_skip:
+            self._memo_skip -= 1
+            return
+        if "" in self._text:  # never a series text; the memo's prefixes assume so
+            return
+        self._memo = _TextMemo.build(lines, result, others, len(self._text))
 
     def _key(self, name: str, typ: MetricType) -> _FamKey:
         key = (name, typ)
@@ -228,19 +258,21 @@ class ScrapeParser:
 
     # -- text 0.0.4 -----------------------------------------------------------
 
-    def _parse_text_cached(self, lines: list[str]) -> tuple[ScrapeResult, bool]:
+    def _parse_text_cached(self, lines: list[str]) -> tuple[ScrapeResult, list[int] | None]:
         """The usual scrape: a cached line costs one cut, one lookup and two appends.
 
         The loop is kept to exactly that for a line whose entry is cached and in
         the family of the line before; everything else (comments, new lines,
         family changes) goes through the careful per-line code. (Cutting all
         lines with ``map`` or one big join/split measured slower: the per-line
-        loop keeps its few small objects in cache.) The flag says whether every
-        sample line was a cached one without a timestamp: such a body may seed
-        the :class:`_TextMemo` for the next scrape.
+        loop keeps its few small objects in cache.) When every sample line was a
+        cached one (so the loop changed nothing in the cache), the indexes of
+        the other lines (comments, blanks) come back too: such a body may seed
+        the :class:`_TextMemo` for the next scrape; otherwise None.
         """
         state = _TextState()
         plain = True
+        others: list[int] = []
         get = self._text.get
         entries: list[SeriesEntry] = []
         vals: list[str] = []
@@ -263,9 +295,11 @@ class ScrapeParser:
                     continue
             stripped = line.lstrip(" \t")
             if not stripped:
+                others.append(lineno - 1)
                 continue
             if stripped[0] == "#":
                 state.comment(line, lineno)
+                others.append(lineno - 1)
                 cur = None
                 continue
             e, value, ts = self._new_text_line(state, line, lineno)
@@ -281,7 +315,7 @@ class ScrapeParser:
             for f in state.order
             if f.help is not None or f.name in state.declared
         }
-        return ScrapeResult(entries, values, timestamps, {}, meta), plain
+        return ScrapeResult(entries, values, timestamps, {}, meta), others if plain else None
 
     def _parse_text_fresh(self, lines: list[str]) -> ScrapeResult:
         """Every line parsed afresh, so errors carry exact positions; the cache is refreshed."""
@@ -752,6 +786,7 @@ def _go_like(joined: str) -> bool:
 
 
 _Pick = Callable[[list[str]], Sequence[str]]
+_first = itemgetter(0)
 
 
 def _picker(positions: list[int]) -> _Pick:
@@ -797,7 +832,7 @@ class _TextMemo:
         "pick",
         "prefixes",
         "seen",
-        "slices",
+        "seen_once",
     )
 
     def __init__(self) -> None:
@@ -806,11 +841,11 @@ class _TextMemo:
         self.clines: Sequence[str] = ()
         self.pick: _Pick | None = None
         self.prefixes: list[str] = []
-        self.slices: list[slice] = []
         self.entries: tuple[SeriesEntry, ...] = ()
         self.meta: dict[str, FamilyMetadata] = {}
         self.covers = False
         self.seen = 0
+        self.seen_once = False  # replayed at least once
 
     def mark_seen(self) -> None:
         if self.seen:
@@ -821,33 +856,27 @@ class _TextMemo:
 
     @classmethod
     def build(
-        cls, lines: list[str], result: ScrapeResult, cache: dict[str, SeriesEntry]
+        cls, lines: list[str], result: ScrapeResult, cpos: list[int], cached: int
     ) -> _TextMemo | None:
-        """The memo of a plain cached parse of ``lines``; None where the proof would not hold."""
+        """The memo of a plain cached parse of ``lines`` (``cpos``: its comments and blanks).
+
+        In such a parse every other line was a cache hit, and nothing changed the
+        cache, so each sample line's text before its last space is the key of
+        its entry, in order. ``cached`` is the size of the cache.
+        """
         entries = result.entries
         n = len(entries)
-        if not n or result.timestamps:
+        if not n or result.timestamps or len(lines) - len(cpos) != n:
             return None
-        get = cache.get
-        spos: list[int] = []
-        prefixes: list[str] = []
-        slices: list[slice] = []
-        cpos: list[int] = []
-        j = 0
-        for i, line in enumerate(lines):
-            k, sep, _ = line.rpartition(" ")
-            e = get(k)
-            if e is None:
-                cpos.append(i)
-                continue
-            if j >= n or e is not entries[j] or not sep:
-                return None
-            spos.append(i)
-            prefixes.append(k + " ")
-            slices.append(slice(len(k) + 1, None))
-            j += 1
-        if j != n:
-            return None
+        if cpos:
+            cset = set(cpos)
+            spos = [i for i in range(len(lines)) if i not in cset]
+            samples: Sequence[str] = _picker(spos)(lines)
+        else:
+            spos, samples = [], lines
+        prefixes = list(
+            map(add, map(_first, map(str.rpartition, samples, repeat(" "))), repeat(" "))
+        )
         memo = cls()
         memo.n = len(lines)
         if cpos:
@@ -855,10 +884,9 @@ class _TextMemo:
             memo.clines = memo.cpick(lines)
             memo.pick = _picker(spos)
         memo.prefixes = prefixes
-        memo.slices = slices
         memo.entries = tuple(entries)
         memo.meta = dict(result.metadata)
-        memo.covers = len(set(prefixes)) == len(cache)
+        memo.covers = cached <= n and len(set(prefixes)) == cached
         return memo
 
     def replay(self, lines: list[str]) -> ScrapeResult | None:
@@ -870,7 +898,7 @@ class _TextMemo:
         samples = lines if self.pick is None else self.pick(lines)
         if not all(map(str.startswith, samples, self.prefixes)):
             return None
-        vals = cast(list[str], list(map(getitem, samples, self.slices)))
+        vals = list(map(str.removeprefix, samples, self.prefixes))
         joined = " ".join(vals)
         if joined.count(" ") != len(vals) - 1 or not _go_like(joined):
             return None  # the cached loop decides (a timestamp, an odd value)
