@@ -230,3 +230,33 @@ def test_stale_markers_read_from_a_block_are_not_samples_of_a_range(tmp_path: Pa
         assert got == {"00": 39.0, "01": 40.0}
     finally:
         db.close()
+
+
+def test_irregular_and_regular_chunks_read_the_same_windows(tmp_path: Path) -> None:
+    """Regular timestamps stay implicit in the cache; irregular ones are kept as arrays."""
+    regular = _ts(200)
+    irregular = regular + (np.arange(200) % 3) * 7  # jitter: delta-of-deltas not all zero
+    write_block(
+        tmp_path,
+        [(_labels(0), regular, _vs(200, 1)), (_labels(1), irregular, _vs(200, 2))],
+    )
+    (b,) = [Block.open(p) for p in tmp_path.iterdir()]
+    try:
+        for mint, maxt in [
+            (T0, T0 + H),
+            (T0 + 7, T0 + 50 * STEP + 3),
+            (T0 + 50 * STEP, T0 + 50 * STEP),
+            (T0 + 50 * STEP + 1, T0 + 51 * STEP - 1),
+            (T0 - H, T0 - 1),
+            (T0 + 199 * STEP, T0 + 2 * H),
+            (T0 + 199 * STEP + 15, T0 + 2 * H),
+        ]:
+            got = _select(b, mint, maxt)
+            for key, ts, vs in (("00", regular, _vs(200, 1)), ("01", irregular, _vs(200, 2))):
+                keep = (ts >= mint) & (ts <= maxt)
+                if keep.any():
+                    assert got[key] == (ts[keep].tolist(), vs[keep].tolist()), (mint, maxt)
+                else:
+                    assert key not in got
+    finally:
+        b.close()

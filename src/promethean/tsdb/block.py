@@ -45,9 +45,10 @@ from promethean.model.matchers import Matcher
 from promethean.tsdb.chunks import (
     MAX_SAMPLES_PER_CHUNK,
     CachedChunk,
-    decode_chunk,
+    decode_chunk_compact,
     decoded_cache,
     encode_chunk,
+    shared_regular_times,
 )
 from promethean.tsdb.faults import crash_point
 from promethean.tsdb.storage import Series
@@ -694,11 +695,7 @@ class Block:
             c_lo, c_hi = cmint[c], cmaxt[c]
             if c_hi < mint or c_lo > maxt:
                 continue
-            ts, vs, _ = self._chunk(c, cache)
-            if c_lo < mint or c_hi > maxt:
-                a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
-                b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
-                ts, vs = ts[a:b], vs[a:b]
+            ts, vs = _window(self._chunk(c, cache), c_lo, c_hi, mint, maxt)
             ts_parts.append(ts)
             vs_parts.append(vs)
         if not ts_parts:
@@ -723,10 +720,14 @@ class Block:
         fno = int(self._c_frame[c])
         frame = self._frame(fno)
         off = int(self._c_offset[c])
-        ts, vs = decode_chunk(memoryview(frame)[off : off + int(self._c_length[c])])
+        ts, vs, t0, step = decode_chunk_compact(
+            memoryview(frame)[off : off + int(self._c_length[c])]
+        )
         if cache:
-            return decoded_cache.put(key, ts, vs)
-        return ts, vs, False
+            return decoded_cache.put(key, ts, vs, t0, step)
+        if ts is None:
+            return shared_regular_times(t0, step, vs.size), vs, False, t0, step
+        return ts, vs, False, t0, 0
 
     def _frame(self, fno: int) -> bytes:
         """Frame ``fno`` decompressed; the last few stay, for neighbouring series."""
@@ -764,17 +765,12 @@ class Block:
                 key = (token, c0)
                 found = entries.get(key)
                 if found is None:
-                    ts, vs, stale_free = self._chunk(c0)
+                    found = self._chunk(c0)
                 else:
-                    ts, vs, stale_free = found
                     with contextlib.suppress(KeyError):
                         entries.move_to_end(key)
-                if c_lo < mint or c_hi > maxt:
-                    a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
-                    b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
-                    if a >= b:
-                        continue
-                    ts, vs = ts[a:b], vs[a:b]
+                stale_free = found[2]
+                ts, vs = _window(found, c_lo, c_hi, mint, maxt)
             if ts.size:
                 lbls = labels[ref]
                 yield BlockSeries(self.labels_of(ref) if lbls is None else lbls, ts, vs, stale_free)
@@ -796,6 +792,25 @@ class Block:
 
     def querier(self, mint: int, maxt: int) -> BlockQuerier:
         return BlockQuerier(self, mint, maxt)
+
+
+def _window(
+    chunk: CachedChunk, c_lo: int, c_hi: int, mint: int, maxt: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The samples of a decoded chunk (first and last time ``c_lo``, ``c_hi``) in [mint, maxt]:
+    views, never copies; regular timestamps find the window by arithmetic."""
+    ts, vs, _, t0, step = chunk
+    if c_lo >= mint and c_hi <= maxt:
+        return ts, vs
+    if step:
+        a = -((t0 - mint) // step) if c_lo < mint else 0  # first i: t0 + i * step >= mint
+        b = min((maxt - t0) // step + 1, vs.size) if c_hi > maxt else vs.size
+        if a >= b:
+            return _EMPTY_TS, _EMPTY_VS
+    else:
+        a = int(ts.searchsorted(mint, "left")) if c_lo < mint else 0
+        b = int(ts.searchsorted(maxt, "right")) if c_hi > maxt else ts.size
+    return ts[a:b], vs[a:b]
 
 
 _EMPTY_TS: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)

@@ -48,8 +48,10 @@ __all__ = [
     "ChunkFormatError",
     "DecodedChunkCache",
     "decode_chunk",
+    "decode_chunk_compact",
     "decoded_cache",
     "encode_chunk",
+    "shared_regular_times",
     "split_points",
 ]
 
@@ -198,24 +200,52 @@ def decode_chunk(
 
 
 def _decode(buf: bytes | memoryview) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    ts, vs, t0, step = _decode_parts(buf)
+    if ts is None:
+        ts = t0 + step * np.arange(vs.size, dtype=np.int64)
+    return ts, vs
+
+
+def decode_chunk_compact(
+    buf: bytes | memoryview,
+) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.float64], int, int]:
+    """Like :func:`decode_chunk`, but regular timestamps stay implicit.
+
+    Returns ``(timestamps, values, t0, step)``; ``timestamps`` is ``None`` when
+    sample ``i`` is at ``t0 + i * step`` (a perfectly regular scrape), which
+    halves what a cache of decoded chunks holds.
+    """
+    try:
+        return _decode_parts(buf)
+    except (struct.error, IndexError, ValueError) as exc:
+        if isinstance(exc, ChunkFormatError):
+            raise
+        raise ChunkFormatError(f"corrupted chunk: {exc}") from None
+
+
+def _decode_parts(
+    buf: bytes | memoryview,
+) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.float64], int, int]:
     encoding, n, t0 = _HEAD.unpack_from(buf, 0)
     if encoding != CHUNK_FLOAT:
         raise ChunkFormatError(f"unknown chunk encoding {encoding}")
     if n == 0:
         raise ChunkFormatError("empty chunk")
     pos = _HEAD.size
+    ts: npt.NDArray[np.int64] | None = None
+    step = 1
     if n >= 2:
         (first,) = _I64.unpack_from(buf, pos)
         w = buf[pos + 8]
         pos += 9
-        if w == 0:  # a perfectly regular scrape: no delta-of-delta bytes at all
+        if w == 0 and first > 0:  # a perfectly regular scrape: no delta-of-delta bytes
+            step = first
+        elif w == 0:
             ts = t0 + first * np.arange(n, dtype=np.int64)
         else:
             ts = _irregular_times(buf, pos, n, w, t0, first)
             pos += (n - 2) * w
-    else:
-        ts = np.array([t0], dtype=np.int64)
-    return ts, _decode_values(buf, pos, n)
+    return ts, _decode_values(buf, pos, n), t0, step
 
 
 def _irregular_times(
@@ -280,8 +310,32 @@ def split_points(
     return [(s, min(s + max_samples, n)) for s in range(0, n, max_samples)]
 
 
-CachedChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool]
-"""A decoded chunk: timestamps, values, and whether no value is a stale marker."""
+CachedChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool, int, int]
+"""A decoded chunk: timestamps, values, whether no value is a stale marker, ``t0`` and
+``step`` (0 for irregular timestamps; otherwise sample ``i`` is at ``t0 + i * step``
+and the timestamps array is shared with every chunk of the same times)."""
+
+_REGULAR_KEPT = 4096
+_regular_times: dict[tuple[int, int, int], npt.NDArray[np.int64]] = {}
+
+
+def shared_regular_times(t0: int, step: int, n: int) -> npt.NDArray[np.int64]:
+    """The read-only array ``t0 + step * arange(n)``, one copy for all chunks that have it.
+
+    Series scraped by one target share their timestamps, so a block of thousands of
+    series has a handful of distinct timestamp runs: cached chunks then hold values only.
+    """
+    key = (t0, step, n)
+    found = _regular_times.get(key)
+    if found is None:
+        if len(_regular_times) >= _REGULAR_KEPT:
+            _regular_times.clear()
+        found = t0 + step * np.arange(n, dtype=np.int64)
+        found.flags.writeable = False
+        _regular_times[key] = found
+    return found
+
+
 _STALE_BITS = np.uint64(0x7FF0000000000002)  # storage.STALE_NAN_BITS (no import cycle)
 
 
@@ -320,31 +374,45 @@ class DecodedChunkCache:
         return found
 
     def put(
-        self, key: tuple[int, int], ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]
+        self,
+        key: tuple[int, int],
+        ts: npt.NDArray[np.int64] | None,
+        vs: npt.NDArray[np.float64],
+        t0: int = 0,
+        step: int = 0,
     ) -> CachedChunk:
-        """Keep a decoded chunk (made read-only); returns the entry, kept or not."""
-        n = int(ts.size)
-        ts.flags.writeable = False
+        """Keep a decoded chunk (arrays made read-only); returns the entry, kept or not.
+
+        ``ts`` is ``None`` for regular timestamps ``t0 + i * step`` (``step > 0``): they
+        are then shared (:func:`shared_regular_times`) and only values count against
+        the budget.
+        """
+        n = int(vs.size)
+        if ts is None:
+            ts = shared_regular_times(t0, step, n)
+        else:
+            ts.flags.writeable = False
+            step = 0
         vs.flags.writeable = False
-        entry = (ts, vs, not bool((vs.view(np.uint64) == _STALE_BITS).any()))
+        entry = (ts, vs, not bool((vs.view(np.uint64) == _STALE_BITS).any()), t0, step)
         if n > self.max_samples:
             return entry
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._samples -= int(old[0].size)
+                self._samples -= int(old[1].size)
             self._entries[key] = entry
             self._samples += n
             while self._samples > self.max_samples:
-                _, (ots, _ovs, _sf) = self._entries.popitem(last=False)
-                self._samples -= int(ots.size)
+                _, evicted = self._entries.popitem(last=False)
+                self._samples -= int(evicted[1].size)
         return entry
 
     def drop_owner(self, owner: int) -> None:
         """Forget every chunk of one owner (a closed block)."""
         with self._lock:
             for key in [k for k in self._entries if k[0] == owner]:
-                self._samples -= int(self._entries.pop(key)[0].size)
+                self._samples -= int(self._entries.pop(key)[1].size)
 
     def clear(self) -> None:
         with self._lock:
@@ -353,8 +421,9 @@ class DecodedChunkCache:
 
 
 DEFAULT_CACHE_SAMPLES = 8_000_000
-"""About 128 MiB of decoded samples (16 bytes each): the recent hours of a
-few thousand series, what dashboards and rules read again and again."""
+"""At most 128 MiB of decoded samples (16 bytes each; 8 where the timestamps are
+regular and shared): the recent hours of a few thousand series, what
+dashboards and rules read again and again."""
 
 decoded_cache = DecodedChunkCache(DEFAULT_CACHE_SAMPLES)
 """The cache every open block shares."""
