@@ -47,3 +47,28 @@ def test_one_scrapes_series_are_cut_spread_over_commits_not_all_at_once() -> Non
     want = ([k * 1000 for k in range(scrapes)], [float(k) for k in range(scrapes)])
     assert len(got) == nseries
     assert all(v == want for v in got.values())
+
+
+def test_samples_weeks_apart_in_one_row_read_back_exactly() -> None:
+    """A row stores int32 offsets; a gap past ~24.8 days cuts the row first."""
+    head = Head(row_width=8, chunk_range=10**12)
+    day = 86_400_000
+    times = [0, 1000, 30 * day, 30 * day + 1, 61 * day, 200 * day]
+    lab = Labels.from_dict({"__name__": "m"})
+    ref = None
+    for t in times:
+        app = head.appender()
+        ref = app.append(ref, lab, t, float(t))
+        app.commit()
+    q = head.querier(0, 10**12)
+    (s,) = list(q.select([Matcher("__name__", MatchType.EQUAL, "m")]))
+    assert s.timestamps.dtype == np.int64
+    assert s.timestamps.tolist() == times
+    assert s.values.tolist() == [float(t) for t in times]
+    assert head.stats.chunks_created == 3
+    records = list(head.checkpoint_bodies())
+    restored = Head(row_width=8, chunk_range=10**12)
+    for body in records:
+        restored.replay_body(body)
+    (r,) = list(restored.querier(0, 10**12).select([Matcher("__name__", MatchType.EQUAL, "m")]))
+    assert r.timestamps.tolist() == times

@@ -5,8 +5,9 @@ operations rather than a Python loop per sample:
 
 * every series owns a *slot*, a row of two 2-D arrays (``_ts``, ``_vs``) that
   hold its open chunk of up to ``row_width`` samples, plus per-slot arrays of
-  its sample count and last timestamp/value. Appending a scrape is one fancy
-  assignment ``_ts[slots, n[slots]] = t``;
+  its sample count, the row's first timestamp (``_t0``: ``_ts`` holds int32
+  offsets from it, half the bytes of int64) and last timestamp/value.
+  Appending a scrape is one fancy assignment ``_ts[slots, n[slots]] = t - t0``;
 * a full row is *cut* into a closed chunk: delta-of-delta timestamps and XORed
   value bits, byte-shuffled and LZ4-compressed (``_encode_chunk``), kept in a
   per-series list with its time range;
@@ -73,7 +74,8 @@ _CHUNK_HEADER = struct.Struct("<Hd")  # sample count, last value
 _SPAN = struct.Struct("<qq")
 _ENTRY_HEADER = struct.Struct("<qqHd")
 _MAXT = struct.Struct("<q")  # at offset 8 of an entry
-_RowT = TypeVar("_RowT", np.int64, np.float64)
+_RowT = TypeVar("_RowT", np.int32, np.float64)
+_MAX_OFFSET = int(np.iinfo(np.int32).max)  # a row spans at most ~24.8 days
 
 
 @dataclass(slots=True)
@@ -263,7 +265,8 @@ class Head:
         cap = 1024
         self._labels: list[Labels | None] = [None] * cap
         self._ref_of_slot = np.zeros(cap, dtype=np.int64)
-        self._ts = np.zeros((cap, self._W), dtype=np.int64)
+        self._ts = np.zeros((cap, self._W), dtype=np.int32)
+        self._t0 = np.zeros(cap, dtype=np.int64)
         self._vs = np.zeros((cap, self._W), dtype=np.float64)
         self._n = np.zeros(cap, dtype=np.int32)
         self._last_t = np.full(cap, INT64_MIN, dtype=np.int64)
@@ -315,6 +318,7 @@ class Head:
         self._closed.extend([None] * extra)
         self._ref_of_slot = np.concatenate((self._ref_of_slot, np.zeros(extra, np.int64)))
         self._ts = _grown_rows(self._ts, new)
+        self._t0 = np.concatenate((self._t0, np.zeros(extra, np.int64)))
         self._vs = _grown_rows(self._vs, new)
         self._n = np.concatenate((self._n, np.zeros(extra, np.int32)))
         self._last_t = np.concatenate((self._last_t, np.full(extra, INT64_MIN, np.int64)))
@@ -500,7 +504,7 @@ class Head:
         widths = np.unique(ns)
         for width in widths.tolist():
             group = slots if len(widths) == 1 else slots[ns == width]
-            rows_t = self._ts[group, :width]
+            rows_t = self._ts[group, :width].astype(np.int64) + self._t0[group, None]
             rows_v = self._vs[group, :width]
             spans = (rows_t[:, 0].tolist(), rows_t[:, width - 1].tolist())
             entries = _encode_chunks(rows_t, rows_v, spans)
@@ -539,11 +543,18 @@ class Head:
                 rounds = [np.flatnonzero(rank == r) for r in range(int(counts.max()))]
             for idx in rounds:
                 rs = s[idx]
-                full = self._n[rs] >= self._cut_at[rs]
+                t_new = tt[idx]
+                cols = self._n[rs]
+                full = (cols >= self._cut_at[rs]) | (
+                    (cols > 0) & (t_new - self._t0[rs] > _MAX_OFFSET)
+                )
                 if full.any():
                     self._cut(rs[full])
-                cols = self._n[rs]
-                self._ts[rs, cols] = tt[idx]
+                    cols = self._n[rs]
+                first = cols == 0
+                if first.any():
+                    self._t0[rs[first]] = t_new[first]
+                self._ts[rs, cols] = t_new - self._t0[rs]
                 self._vs[rs, cols] = vv[idx]
                 self._n[rs] = cols + 1
                 self._last_t[rs] = tt[idx]
@@ -680,7 +691,7 @@ class Head:
             ns = self._n[:nslots]
             mask = np.arange(self._W)[None, :] < ns[:, None]
             open_refs = np.ascontiguousarray(np.broadcast_to(refs[:, None], mask.shape)[mask])
-            open_t = self._ts[:nslots][mask]
+            open_t = self._ts[:nslots][mask].astype(np.int64) + np.repeat(self._t0[:nslots], ns)
             open_v = self._vs[:nslots][mask]
             ooo = [(int(refs[sl]), list(lt), list(lv)) for sl, (lt, lv) in self._ooo.items()]
             tomb = [(ref, lo, hi) for ref, ivs in self._tombstones.items() for lo, hi in ivs]
@@ -706,7 +717,11 @@ class Head:
                 if hi >= lo_bound and lo <= maxt:
                     chunks.append(entry)
         n = int(self._n[slot])
-        row = (self._ts[slot, :n].copy(), self._vs[slot, :n].copy()) if n else None
+        row = (
+            (self._ts[slot, :n] + self._t0[slot : slot + 1], self._vs[slot, :n].copy())
+            if n
+            else None
+        )
         ooo = self._ooo.get(slot)
         ooo_copy = (list(ooo[0]), list(ooo[1])) if ooo else None
         tomb = self._tombstones.get(int(self._ref_of_slot[slot]))
@@ -827,7 +842,7 @@ class Head:
                     new_min = min(new_min, _SPAN.unpack_from(lst[0])[0])
             n = int(self._n[slot])
             if n:
-                row_min = int(self._ts[slot, 0])
+                row_min = int(self._t0[slot])
                 new_min = min(new_min, row_min)
             if int(self._last_t[slot]) < mint and slot not in self._ooo:
                 self._remove(slot, lab)
