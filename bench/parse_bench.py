@@ -4,8 +4,12 @@
 One run, one process, same payload: prometheus_client's text parser (the Python
 baseline), promethean's parse_text, parse_openmetrics on the OpenMetrics
 rendering, and the cached ScrapeParser re-parse of a scrape where only the
-values changed (scrapes 3 and 4 alternate; parse + end_cycle are timed).
-Prints samples/s, CPU-s per million samples, the ratio to prometheus_client and
+values changed (scrapes 3 and 4 alternate; parse + end_cycle are timed: the
+steady state, where the parser replays the last scrape's layout), and the same
+with one extra line on every other scrape (the layout changes, so every line
+goes through the cache lookup loop).
+Prints samples/s, CPU-s per million samples, the ratio to prometheus_client (by
+wall-clock rate and by CPU time: on a shared machine the CPU one is steadier) and
 Go's reference figure (1.46 CPU-s per million samples for the whole Go scrape
 pipeline, from ../shared/bench/RESULTS.md).
 
@@ -89,11 +93,26 @@ def main(argv: list[str] | None = None) -> int:
 
     rows.append(("promethean ScrapeParser cached re-parse", *_time(cached, args.repeat * 2)[:2]))
 
+    churn = ScrapeParser()
+    text4_extra = text4 + "bench_extra_series 1\n"
+    for body in (text3, text4_extra):
+        churn.parse(body)
+        churn.end_cycle()
+
+    def changing(i: int) -> int:
+        n = len(churn.parse(text4_extra if i % 2 == 0 else text3))
+        churn.end_cycle()
+        return n
+
+    rows.append(("  ... layout changes every scrape", *_time(changing, args.repeat * 2)[:2]))
+
     base = rows[0][1] if not args.skip_baseline else None
-    print(f"\n{'parser':45} {'samples/s':>12} {'CPU-s/M':>9} {'vs python':>10}")
+    base_cpu = rows[0][2] if not args.skip_baseline else None
+    print(f"\n{'parser':45} {'samples/s':>12} {'CPU-s/M':>9} {'vs python':>10} {'(by CPU)':>9}")
     for name, rate, cpu in rows:
         ratio = f"{rate / base:.1f}x" if base else "-"
-        print(f"{name:45} {rate:12,.0f} {cpu:9.2f} {ratio:>10}")
+        cpu_ratio = f"{base_cpu / cpu:.1f}x" if base_cpu else "-"
+        print(f"{name:45} {rate:12,.0f} {cpu:9.2f} {ratio:>10} {cpu_ratio:>9}")
     print(f"{'Go Prometheus scrape pipeline (reference)':45} {'':>12} {GO_CPU_S_PER_MILLION:9.2f}")
     return 0
 
