@@ -353,8 +353,10 @@ def test_running_loop_scrapes_on_schedule_and_end_of_run_staleness(tmp_path: Pat
             loop = ScrapeLoop(
                 labels=Labels.from_dict({"job": "j", "instance": t.address}),
                 url=t.url(),
-                interval_s=0.1,
-                timeout_s=0.1,
+                # Short, but not so short that a busy CI machine's scheduling noise
+                # counts as a missed tick.
+                interval_s=0.3,
+                timeout_s=0.3,
                 settings=LoopSettings(job_name="j"),
                 session=session,
                 storage=db,
