@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from promethean.scrape.heapfreeze import HeapFreezer
+from promethean.scrape.heapfreeze import HeapFreezer, release_free_memory
 
 
 class _Node:
@@ -49,3 +49,11 @@ def test_young_cyclic_garbage_is_collected_not_frozen() -> None:
     del node
     f.freeze_now()
     assert ref() is None
+
+
+def test_free_memory_goes_back_to_the_kernel_where_libc_can() -> None:
+    import platform
+
+    blocks = [bytearray(64 * 1024) for _ in range(200)]
+    del blocks
+    assert release_free_memory() is (platform.libc_ver()[0] == "glibc")

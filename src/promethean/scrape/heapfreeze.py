@@ -16,16 +16,43 @@ that already reached the old generation since the previous freeze; that is
 bounded by how often series appear, and only the series' own objects are long
 lived in steady state. Freed frozen objects are still released by reference
 counting as usual.
+
+:func:`release_free_memory` is the other half of keeping RSS honest: each
+scrape parses a megabyte-sized body and builds short-lived arrays in worker
+threads, and glibc keeps what they freed in per-thread arenas; ``malloc_trim``
+hands those pages back (measured: 15-30 MiB at 100k series, ~2 ms a call).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["HeapFreezer"]
+__all__ = ["HeapFreezer", "release_free_memory"]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> bool:
+    """Return freed heap pages to the kernel; False where libc cannot (not glibc)."""
+    if _TRIM is None:
+        return False
+    _TRIM(0)
+    return True
 
 
 class HeapFreezer:
