@@ -196,3 +196,55 @@ def test_replayed_layout_and_cold_parser_agree(series: list, heads: tuple, value
         outcome(warm, first)
     for data in (body(heads[0], values[0]), body(heads[1], values[1]), first):
         assert outcome(warm, data) == outcome(ScrapeParser(), data)
+
+
+_run_breaks = st.sampled_from(
+    [
+        "",  # the run stays whole
+        'a{x="1",le="2"} 3 1700000000000',  # a timestamp
+        'a{x="1",le="2"}  3',  # two blanks
+        'a{x="1", le="2"} 3',  # a blank in the label set
+        'a{x="1",le="2",} 3',  # a trailing comma
+        'a{le="2",x="1"} 3',  # other label order
+        'a{x="1"} 3',  # fewer labels
+        'a{x="1",le="2",y="3"} 3',  # more labels
+        'b{x="1",le="2"} 3',  # another name
+        'a{x="1",le="x"} 3',  # a bad le in a histogram
+        'a{x="1\\"",le="2"} 3',  # an escape
+        'a{x="1",le="2"} 3\t',  # a tab after the value
+        'a{x="1",le="2"} ',  # no value
+        '  a{x="1",le="2"} 3',  # a leading blank
+        "  # comment",  # a comment after blanks
+        "",  # a blank line (with the empty break below it stays a blank line)
+        'a{x="1} 3\na{le="2"} 3',  # quotes moved across lines
+        'a{x="1",le="2"} 3\na{x="1",le="2"} 4',  # a duplicate series
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    head=st.sampled_from(["", "# TYPE a histogram\n", "# TYPE a gauge\n", "# HELP a h\n"]),
+    size=st.integers(min_value=8, max_value=14),
+    where=st.integers(min_value=0, max_value=13),
+    brk=_run_breaks,
+    blank=st.booleans(),
+)
+def test_runs_of_one_shape_and_careful_parser_agree(
+    head: str, size: int, where: int, brk: str, blank: bool
+) -> None:
+    """A run of lines of one shape is cut as columns in parse_text; one odd line must not pass."""
+    from promethean.model.textparse import _parse_careful
+
+    lines = [f'a{{x="{i % 3}",le="{i}"}} {i}.5' for i in range(size)]
+    if brk or blank:
+        lines[where % size] = brk
+    body = head + "\n".join(lines) + "\n"
+    outcomes = []
+    for parse in (parse_text, _parse_careful):
+        try:
+            fams = parse(body)
+            outcomes.append(("ok", [(f.name, f.type, f.samples) for f in fams]))
+        except ParseError as exc:
+            outcomes.append(("error", str(exc)))
+    assert repr(outcomes[0]) == repr(outcomes[1])

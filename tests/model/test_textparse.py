@@ -162,3 +162,24 @@ def test_lines_of_a_known_shape_get_the_same_checks() -> None:
         ((("b", "\\"), ("z", '5"')), 3.0, None),
         ((("b", "8"), ("z", "7")), 4.0, None),
     ]
+
+
+def test_long_runs_of_one_shape_are_judged_line_by_line() -> None:
+    """A run of lines of one shape is cut in bulk; its values, labels and errors stay exact."""
+    rows = [f'r{{b="{i}",a="x{i % 2}"}} {i}' for i in range(20)]
+    fams = parse_text("# TYPE r gauge\n" + "\n".join(rows) + "\n# TYPE s counter\ns 1\n")
+    assert [(f.name, f.type, len(f.samples)) for f in fams] == [
+        ("r", MetricType.GAUGE, 20),
+        ("s", MetricType.COUNTER, 1),
+    ]
+    assert tuple(fams[0].samples[13].labels) == (("a", "x1"), ("b", "13"))
+    assert fams[0].samples[13].value == 13.0
+    bad = [*rows[:15], 'r{b="15",a="x1"} 15 1.5', *rows[16:]]
+    with pytest.raises(ParseError) as info:
+        parse_text("\n".join(bad) + "\n")
+    assert str(info.value) == "16:21: expected integer as timestamp, got '1.5'"
+    hist = [f'h_bucket{{b="1",le="{i}"}} {i}' for i in range(12)]
+    hist[9] = 'h_bucket{b="1",le="nine"} 9'
+    with pytest.raises(ParseError) as info:
+        parse_text("# TYPE h histogram\n" + "\n".join(hist) + "\n")
+    assert str(info.value) == "11:20: expected float as value for 'le' label, got 'nine'"

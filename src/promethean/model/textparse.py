@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
-from itertools import pairwise, repeat
+from itertools import islice, pairwise, repeat
 from operator import getitem, itemgetter
 from typing import cast
 
@@ -172,6 +172,8 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     state = _TextState()
     shapes: dict[str, _Schema | None] = {}
     pairs: dict[str, _Pairs] = {}
+    blocks = _blocks(text, shapes, pairs)
+    blocks_get = blocks.get
     good_specials: set[str] = set()
     # (first sample index, name) where the sample name changes: names are filled in per run.
     name_runs: list[tuple[int, str]] = []
@@ -192,7 +194,25 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     last_evens: list[str] = []
     fam: MetricFamily | None = None
     spec = -1
-    for lineno, line in enumerate(lines, 1):
+    numbered = enumerate(lines, 1)
+    for lineno, line in numbered:
+        block = blocks_get(lineno)
+        if block is not None:
+            # The rest of a block of one shape, already cut into columns (see _blocks);
+            # the block's first line, just parsed, set its family and name.
+            bsch, blabels, bvalues = block
+            if fam is not None and (fam.type is _HISTOGRAM or fam.type is _SUMMARY):
+                bnames = [p.name for p in bsch.pairs]
+                special = "le" if fam.type is _HISTOGRAM else "quantile"
+                if special in bnames:
+                    col = bnames.index(special)
+                    for v in {lab[col][1] for lab in blabels} - good_specials:
+                        if FLOAT_FULL.fullmatch(v) is None:
+                            raise _Careful
+            labelsets += blabels
+            values += bvalues
+            next(islice(numbered, len(bvalues) - 2, None), None)
+            continue
         key, _, value = line.rpartition(" ")
         parts = key.split('"')
         evens = parts[::2]
@@ -201,7 +221,7 @@ def _parse_fast(text: str) -> list[MetricFamily]:
             last_evens = evens
         if sch is not None and not (escapes and "\\" in key):
             if sch is not last:
-                if sch.fam is not fam or fam is not state.cur:
+                if fam is None or sch.fam is not fam or fam is not state.cur:
                     new = state.family_for(sch.name, lineno)
                     if new is not fam:
                         fam = new
@@ -259,6 +279,82 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     for (run_fam, start), end in zip(runs, ends, strict=False):
         run_fam.samples = samples[start:end]
     return [f for f in state.order if f.samples]
+
+
+def _blocks(
+    text: str, shapes: dict[str, _Schema | None], pairs: dict[str, _Pairs]
+) -> dict[int, tuple[_Schema, list[Labels], list[str]]]:
+    """The runs of lines between comments that all have one shape, cut as columns.
+
+    Most of a body is such runs (a counter's or gauge's series). Split at its
+    quotes, a run of ``L`` lines of ``n`` labels is ``2n`` columns: label values,
+    the separators between them (each must be the shape's own text) and the
+    joints ``} value\\nname{first=`` (each must be exactly that, with a bare
+    value; so all the run's newlines are in joints, none in a label value).
+    Proving all that and building the labels are a few C-level calls for the
+    whole run. The result maps the line number of each run's second
+    line to the run's shape and its labels and values from that line on; the
+    first line goes the ordinary way, which sets the family.
+    """
+    out: dict[int, tuple[_Schema, list[Labels], list[str]]] = {}
+    start = 1  # line number of the piece's first line
+    pieces = text.split("\n#")
+    last = len(pieces) - 1
+    for k, piece in enumerate(pieces):
+        n_lines = piece.count("\n") + 1
+        first_data = start
+        data = piece
+        if k > 0 or piece.startswith("#"):
+            _, _, data = piece.partition("\n")
+            first_data += 1
+        start += n_lines
+        if k == last and data.endswith("\n"):
+            data = data[:-1]
+        count = data.count("\n") + 1
+        if count < 8 or "\\" in data:
+            continue
+        cut = _columns(data, count, shapes, pairs)
+        if cut is not None:
+            out[first_data + 1] = cut
+    return out
+
+
+def _columns(
+    data: str, count: int, shapes: dict[str, _Schema | None], pairs: dict[str, _Pairs]
+) -> tuple[_Schema, list[Labels], list[str]] | None:
+    """One run's labels and values from its second line on, or None if not of one shape."""
+    first = data[: data.find("\n")]
+    head = first.rpartition(" ")[0].split('"')
+    width = len(head) - 1  # parts per line: 2 per label
+    if width < 2 or data.count('"') != width * count:
+        return None
+    skeleton = '""'.join(head[::2])
+    if skeleton not in shapes:
+        shapes[skeleton] = _schema(skeleton, pairs)
+    sch = shapes[skeleton]
+    if sch is None or skeleton.endswith(",}"):
+        return None
+    parts = data.split('"')
+    if parts[0] != head[0]:
+        return None
+    for j in range(2, width, 2):
+        if parts[j::width].count(head[j]) != count:
+            return None
+    # Joined at a quote (which no part holds), each boundary between two joints is
+    # marked, so one split proves every joint is exactly ``} value\\nname{first=``.
+    tail = head[-1] + " "
+    joints = '"'.join(parts[width::width])
+    if not joints.startswith(tail):
+        return None
+    vals = joints[len(tail) :].split("\n" + head[0] + '"' + tail)
+    if len(vals) != count:
+        return None
+    flat = " ".join(vals)
+    if flat.count(" ") != count - 1 or '"' in flat or "\t" in flat or "\n" in flat:
+        return None
+    cols = [list(map(p.__getitem__, parts[sch.index[p.name] + width :: width])) for p in sch.pairs]
+    labels = list(map(tuple.__new__, repeat(Labels), zip(*cols, strict=True)))
+    return sch, labels, vals[1:]
 
 
 def bulk_floats(vals: list[str]) -> list[float]:
