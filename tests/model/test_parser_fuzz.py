@@ -224,7 +224,16 @@ _run_breaks = st.sampled_from(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    head=st.sampled_from(["", "# TYPE a histogram\n", "# TYPE a gauge\n", "# HELP a h\n"]),
+    head=st.sampled_from(
+        [
+            "",
+            "# TYPE a histogram\n",
+            "# TYPE a gauge\n",
+            "# HELP a h\n",
+            "# HELP a h\n# TYPE a histogram\n",
+            "# HELP z h\n# TYPE z counter\nz 1\n# TYPE a gauge\n",
+        ]
+    ),
     size=st.integers(min_value=8, max_value=14),
     where=st.integers(min_value=0, max_value=13),
     brk=_run_breaks,
@@ -239,7 +248,8 @@ def test_runs_of_one_shape_and_careful_parser_agree(
     lines = [f'a{{x="{i % 3}",le="{i}"}} {i}.5' for i in range(size)]
     if brk or blank:
         lines[where % size] = brk
-    body = head + "\n".join(lines) + "\n"
+    tail = "".join(f'y{{k="{i}"}} {i}\n' for i in range(9))
+    body = head + "\n".join(lines) + "\n# HELP y h\n# TYPE y gauge\n" + tail
     outcomes = []
     for parse in (parse_text, _parse_careful):
         try:

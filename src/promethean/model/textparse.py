@@ -301,16 +301,18 @@ def _blocks(
     pieces = text.split("\n#")
     last = len(pieces) - 1
     for k, piece in enumerate(pieces):
-        n_lines = piece.count("\n") + 1
         first_data = start
         data = piece
         if k > 0 or piece.startswith("#"):
-            _, _, data = piece.partition("\n")
+            _, nl, data = piece.partition("\n")
             first_data += 1
-        start += n_lines
+            count = data.count("\n") + 1 if nl else 0
+        else:
+            count = data.count("\n") + 1
+        start = first_data + count
         if k == last and data.endswith("\n"):
             data = data[:-1]
-        count = data.count("\n") + 1
+            count -= 1
         if count < 8 or "\\" in data:
             continue
         cut = _columns(data, count, shapes, pairs)
@@ -352,7 +354,7 @@ def _columns(
     flat = " ".join(vals)
     if flat.count(" ") != count - 1 or '"' in flat or "\t" in flat or "\n" in flat:
         return None
-    cols = [list(map(p.__getitem__, parts[sch.index[p.name] + width :: width])) for p in sch.pairs]
+    cols = [map(p.__getitem__, parts[sch.index[p.name] + width :: width]) for p in sch.pairs]
     labels = list(map(tuple.__new__, repeat(Labels), zip(*cols, strict=True)))
     return sch, labels, vals[1:]
 
