@@ -165,14 +165,11 @@ def _parse_fast(text: str) -> list[MetricFamily]:
     names) takes the careful per-line path. Raises :class:`_Careful` or
     :class:`ParseError` when the careful parser must judge the whole body.
     """
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
     escapes = "\\" in text
     state = _TextState()
     shapes: dict[str, _Schema | None] = {}
     pairs: dict[str, _Pairs] = {}
-    blocks = _blocks(text, shapes, pairs)
+    blocks, lines = _blocks(text, shapes, pairs)
     blocks_get = blocks.get
     good_specials: set[str] = set()
     # (first sample index, name) where the sample name changes: names are filled in per run.
@@ -283,7 +280,7 @@ def _parse_fast(text: str) -> list[MetricFamily]:
 
 def _blocks(
     text: str, shapes: dict[str, _Schema | None], pairs: dict[str, _Pairs]
-) -> dict[int, tuple[_Schema, list[Labels], list[str]]]:
+) -> tuple[dict[int, tuple[_Schema, list[Labels], list[str]]], list[str]]:
     """The runs of lines between comments that all have one shape, cut as columns.
 
     Most of a body is such runs (a counter's or gauge's series). Split at its
@@ -294,31 +291,36 @@ def _blocks(
     Proving all that and building the labels are a few C-level calls for the
     whole run. The result maps the line number of each run's second
     line to the run's shape and its labels and values from that line on; the
-    first line goes the ordinary way, which sets the family.
+    first line goes the ordinary way, which sets the family. Also returns the
+    body's lines (as ``split`` and without the final newline's empty line),
+    with the runs' later lines left empty rather than cut out.
     """
     out: dict[int, tuple[_Schema, list[Labels], list[str]]] = {}
-    start = 1  # line number of the piece's first line
+    lines: list[str] = []
     pieces = text.split("\n#")
     last = len(pieces) - 1
     for k, piece in enumerate(pieces):
-        first_data = start
         data = piece
         if k > 0 or piece.startswith("#"):
-            _, nl, data = piece.partition("\n")
-            first_data += 1
-            count = data.count("\n") + 1 if nl else 0
-        else:
-            count = data.count("\n") + 1
-        start = first_data + count
-        if k == last and data.endswith("\n"):
-            data = data[:-1]
-            count -= 1
-        if count < 8 or "\\" in data:
+            comment, nl, data = piece.partition("\n")
+            lines.append("#" + comment if k > 0 else comment)
+            if not nl:
+                continue
+        if k == last:
+            if not data:
+                break  # the body's final newline
+            if data.endswith("\n"):
+                data = data[:-1]
+        count = data.count("\n") + 1
+        cut = None if count < 8 or "\\" in data else _columns(data, count, shapes, pairs)
+        if cut is None:
+            lines += data.split("\n")
             continue
-        cut = _columns(data, count, shapes, pairs)
-        if cut is not None:
-            out[first_data + 1] = cut
-    return out
+        out[len(lines) + 2] = cut
+        # The run's later lines are never read: the parse skips them.
+        lines.append(data[: data.find("\n")])
+        lines += repeat("", count - 1)
+    return out, lines
 
 
 def _columns(
