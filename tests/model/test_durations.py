@@ -6,6 +6,7 @@ import pytest
 
 from promethean.model.durations import (
     format_duration_ms,
+    format_go_duration,
     parse_duration,
     parse_duration_ms,
     parse_go_duration,
@@ -61,3 +62,23 @@ def test_go_durations() -> None:
         parse_go_duration("1x")
     with pytest.raises(ValueError, match="missing unit"):
         parse_go_duration("10")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (15, "15s"),
+        (60, "1m0s"),
+        (7200, "2h0m0s"),
+        (90.5, "1m30.5s"),
+        (0.5, "500ms"),
+        (0.0015, "1.5ms"),
+        (1e-6, "1µs"),
+        (3661, "1h1m1s"),
+        (-2, "-2s"),
+    ],
+)
+def test_go_duration_string(seconds: float, text: str) -> None:
+    assert format_go_duration(seconds) == text
+    assert parse_go_duration(text) == pytest.approx(seconds)

@@ -25,7 +25,12 @@ from promethean.alertmanager.matchers import (
     sort_matchers,
 )
 from promethean.config import Secret
-from promethean.model.durations import format_duration_ms, parse_duration_ms, parse_go_duration
+from promethean.model.durations import (
+    format_duration_ms,
+    format_go_duration,
+    parse_duration_ms,
+    parse_go_duration,
+)
 from promethean.model.matchers import Matcher
 
 __all__ = [
@@ -69,32 +74,6 @@ Duration = Annotated[
     PlainSerializer(lambda s: format_duration_ms(round(s * 1000)), when_used="always"),
 ]
 """Prometheus duration (``30s``, ``4h``) in seconds; renders as ``4h``."""
-
-
-def format_go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String``: ``1m0s``, ``1h0m0s``, ``1.5s``, ``0s``."""
-    ns = round(seconds * 1e9)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size or unit == "ns":
-                return sign + _trim(ns / size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    secs = _trim(rest / 1e9)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
-
-
-def _trim(x: float) -> str:
-    text = f"{x:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 GoDuration = Annotated[

@@ -104,3 +104,33 @@ def parse_go_duration(value: object) -> float:
         total += float(match.group(1)) * _GO_UNITS[match.group(2)]
         pos = match.end()
     return sign * total
+
+
+def format_go_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String()`` (``15s``, ``1m0s``, ``2h0m0s``, ``500ms``, ``1.5s``),
+    which upstream prints in labels, configs and tool output."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _frac(ns, size) + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    out = sign
+    if hours:
+        out += f"{hours}h"
+    if hours or minutes:
+        out += f"{minutes}m"
+    return out + _frac(rest, 1_000_000_000) + "s"
+
+
+def _frac(value: int, size: int) -> str:
+    whole, part = divmod(value, size)
+    if not part:
+        return str(whole)
+    digits = len(str(size)) - 1
+    return f"{whole}." + f"{part:0{digits}d}".rstrip("0")

@@ -28,6 +28,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from promethean.model.durations import format_go_duration as go_duration
+
 __all__ = ["INTERVAL_QUANTILES", "ScrapeCollector", "ScrapeStats", "go_duration"]
 
 INTERVAL_QUANTILES = (0.01, 0.05, 0.5, 0.9, 0.99)
@@ -202,32 +204,3 @@ _COUNTER_FAMILIES = (
         "Native histogram samples scraped but not stored (no native histogram storage yet).",
     ),
 )
-
-
-def go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()`` (``15s``, ``1m0s``, ``500ms``): upstream's label."""
-    ns = round(seconds * 1e9)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _frac(ns, size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    out = sign
-    if hours:
-        out += f"{hours}h"
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + _frac(rest, 1_000_000_000) + "s"
-
-
-def _frac(value: int, size: int) -> str:
-    whole, part = divmod(value, size)
-    if not part:
-        return str(whole)
-    digits = len(str(size)) - 1
-    return f"{whole}." + f"{part:0{digits}d}".rstrip("0")

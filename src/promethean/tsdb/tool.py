@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from promethean.model.durations import format_go_duration as _go_duration
 from promethean.model.durations import parse_duration_ms
 from promethean.tsdb.backfill import (
     BackfillError,
@@ -43,21 +44,7 @@ __all__ = [
 
 def format_go_duration(ms: int) -> str:
     """Go's ``time.Duration.String`` for a millisecond count (``2h0m0s``, ``1.5s``, ``0s``)."""
-    if ms == 0:
-        return "0s"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    sec_text = f"{secs}.{millis:03d}".rstrip("0") if millis else str(secs)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{sec_text}s"
-    if minutes:
-        return f"{sign}{minutes}m{sec_text}s"
-    return f"{sign}{sec_text}s"
+    return _go_duration(ms / 1000)
 
 
 _BASE2 = [("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30)]
