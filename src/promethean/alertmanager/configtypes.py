@@ -25,12 +25,7 @@ from promethean.alertmanager.matchers import (
     sort_matchers,
 )
 from promethean.config import Secret
-from promethean.model.durations import (
-    format_duration_ms,
-    format_go_duration,
-    parse_duration_ms,
-    parse_go_duration,
-)
+from promethean.config.fields import Duration, GoDuration
 from promethean.model.matchers import Matcher
 
 __all__ = [
@@ -44,7 +39,6 @@ __all__ = [
     "Regexp",
     "SecretURL",
     "check_url",
-    "format_go_duration",
     "masked_url",
     "split_host_port",
 ]
@@ -58,30 +52,6 @@ def is_label_name(name: str) -> bool:
 
 
 # -- durations ---------------------------------------------------------------------------
-
-
-def _parse_duration(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(f'not a valid duration string: "{value}"')
-    if not isinstance(value, str):
-        raise ValueError("must be a duration string such as 5m")
-    return parse_duration_ms(value) / 1000.0
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_parse_duration),
-    PlainSerializer(lambda s: format_duration_ms(round(s * 1000)), when_used="always"),
-]
-"""Prometheus duration (``30s``, ``4h``) in seconds; renders as ``4h``."""
-
-
-GoDuration = Annotated[
-    float,
-    BeforeValidator(parse_go_duration),
-    PlainSerializer(format_go_duration, when_used="always"),
-]
-"""Go ``time.Duration`` (``1m``, ``90s``) in seconds; renders as ``1m0s``."""
 
 
 # -- URLs --------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from promethean.config import ConfigError, ConfigModel, load_config
+from promethean.config.fields import Duration
 from promethean.config.httpclient import HTTPClientConfig
 from promethean.model.names import NameValidationScheme
 from promethean.model.negotiation import (
@@ -55,7 +56,6 @@ from promethean.model.relabel import RelabelConfig, check_relabel_config
 from promethean.scrape.discovery.file import FileSDConfig
 from promethean.scrape.discovery.http import HTTPSDConfig
 from promethean.scrape.discovery.targetgroup import StaticConfig, check_label_set
-from promethean.scrape.durations import Duration
 
 __all__ = [
     "DEFAULT_GLOBAL",

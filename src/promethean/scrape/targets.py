@@ -29,13 +29,13 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from promethean.config.fields import format_seconds
 from promethean.model.durations import parse_duration
 from promethean.model.labels import Labels
 from promethean.model.names import is_valid_label_value
 from promethean.model.relabel import RelabelRules, relabel
 from promethean.scrape.config import ScrapeConfig
 from promethean.scrape.discovery.targetgroup import TargetGroup
-from promethean.scrape.durations import format_seconds
 
 __all__ = [
     "ADDRESS_LABEL",

@@ -34,10 +34,10 @@ from pydantic import (
 )
 
 from promethean.config import ConfigModel, Secret, load_config, parse_config, register_secret
+from promethean.config.fields import Duration
 from promethean.config.httpclient import HTTPClientConfig, mask_url_password
 from promethean.model.relabel import RelabelConfig
 from promethean.scrape.config import ScrapeSection
-from promethean.scrape.durations import Duration
 
 __all__ = [
     "AlertingConfig",

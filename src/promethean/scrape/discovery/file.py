@@ -28,8 +28,8 @@ import yaml
 from pydantic import Field, ValidationInfo, field_validator
 
 from promethean.config import ConfigModel
+from promethean.config.fields import Duration
 from promethean.scrape.discovery.targetgroup import ADDRESS_LABEL, TargetGroup, check_label_set
-from promethean.scrape.durations import Duration
 
 __all__ = ["FileDiscovery", "FileSDConfig", "parse_file_groups"]
 

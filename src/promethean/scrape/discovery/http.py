@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from pydantic import Field, field_validator
 
+from promethean.config.fields import Duration
 from promethean.config.httpclient import (
     HTTPClientConfig,
     build_session,
@@ -28,7 +29,6 @@ from promethean.config.httpclient import (
     request_kwargs,
 )
 from promethean.scrape.discovery.targetgroup import ADDRESS_LABEL, TargetGroup, check_label_set
-from promethean.scrape.durations import Duration
 
 __all__ = ["HTTPDiscovery", "HTTPSDConfig", "parse_http_groups"]
 
