@@ -235,17 +235,12 @@ def _created_name(name: str) -> str:
     return (name[: -len("_total")] if name.endswith("_total") else name) + "_created"
 
 
-def _summary(
-    buf: bytes,
-    pos: int,
-    end: int,
-    name: str,
-    labels: Labels,
-    ts: int | None,
-    out: list[Sample],
-    created: bool,
-) -> None:
-    count: float = 0
+def summary_fields(
+    buf: bytes, pos: int, end: int
+) -> tuple[int, float, list[tuple[float, float]], int | None]:
+    """A Summary message's sample_count, sample_sum, (quantile, value) pairs and created
+    timestamp (ms); shared with the scrape cache's protobuf walk."""
+    count = 0
     total = 0.0
     quantiles: list[tuple[float, float]] = []
     ct: int | None = None
@@ -266,6 +261,20 @@ def _summary(
         elif num == 4:
             s, e = w.as_span(wire, val, pos)
             ct = _timestamp_ms(buf, s, e)
+    return count, total, quantiles, ct
+
+
+def _summary(
+    buf: bytes,
+    pos: int,
+    end: int,
+    name: str,
+    labels: Labels,
+    ts: int | None,
+    out: list[Sample],
+    created: bool,
+) -> None:
+    count, total, quantiles, ct = summary_fields(buf, pos, end)
     out.append(Sample(name + "_count", labels, float(count), ts))
     out.append(Sample(name + "_sum", labels, total, ts))
     for q, v in quantiles:

@@ -70,7 +70,7 @@ from promethean.model.errors import ParseError
 from promethean.model.exposition import Exemplar, MetricType
 from promethean.model.labels import METRIC_NAME, Labels
 from promethean.model.openmetrics import OMParser
-from promethean.model.protobuf import parse_protobuf
+from promethean.model.protobuf import parse_protobuf, summary_fields
 from promethean.model.textparse import _TextState
 
 __all__ = [
@@ -672,26 +672,8 @@ def _pb_values(
 
 
 def _pb_summary(buf: bytes, pos: int, end: int) -> tuple[list[float], tuple[float, ...]]:
-    count = 0
-    total = 0.0
-    qs: list[float] = []
-    qv: list[float] = []
-    for num, wire, val in w.iter_fields(buf, pos, end):
-        if num == 1:
-            count = w.as_int(wire, val, pos)
-        elif num == 2:
-            total = w.as_double(buf, wire, val, pos)
-        elif num == 3:
-            a, b = w.as_span(wire, val, pos)
-            q = v = 0.0
-            for n2, w2, v2 in w.iter_fields(buf, a, b):
-                if n2 == 1:
-                    q = w.as_double(buf, w2, v2, a)
-                elif n2 == 2:
-                    v = w.as_double(buf, w2, v2, a)
-            qs.append(q)
-            qv.append(v)
-    return [float(count), total, *qv], tuple(qs)
+    count, total, quantiles, _created = summary_fields(buf, pos, end)
+    return [float(count), total, *(v for _, v in quantiles)], tuple(q for q, _ in quantiles)
 
 
 def _pb_histogram(buf: bytes, pos: int, end: int) -> tuple[list[float], tuple[float, ...]] | None:
