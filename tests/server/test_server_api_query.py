@@ -289,7 +289,7 @@ def test_format_and_parse_query(api: ApiServer) -> None:
 
 
 def test_timeout_is_503(tmp_path: Path) -> None:
-    with running_api(tmp_path, engine_options=EngineOptions(timeout_s=0.2)) as api:
+    with running_api(tmp_path, engine_options=EngineOptions(timeout_s=0.05)) as api:
         r = api.get("/api/v1/query", query="count_over_time(vector(time())[2h:1ms])")
         assert r.status == 503
         assert r.text == (
